@@ -1,0 +1,6 @@
+SELECT COUNT_BIG(*)
+FROM {{ ident(schema) }}.{{ ident(table) }}
+{% if date_column %}
+WHERE {{ ident(date_column) }} >= {{ bind('window_start') }}
+  AND {{ ident(date_column) }} < {{ bind('window_end') }}
+{% endif %}

@@ -1,0 +1,6 @@
+SELECT count(*)
+FROM {{ ident(schema) }}.{{ ident(table) }}
+{% if date_column %}
+WHERE {{ ident(date_column) }} >= {{ bind('window_start') }}
+  AND {{ ident(date_column) }} < {{ bind('window_end') }}
+{% endif %}

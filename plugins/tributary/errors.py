@@ -1,0 +1,49 @@
+"""The package's exceptions: one base, subclasses that say what went wrong.
+
+``permanent`` tells the Airflow adapters whether a retry can help: a permanent error fails the
+task at once (``AirflowFailException``) instead of using up its retries.
+"""
+
+from __future__ import annotations
+
+
+class TributaryError(Exception):
+    """Base of every error Tributary raises."""
+
+    permanent: bool = False
+
+
+class ConfigError(TributaryError):
+    """A pipeline config file is invalid; the message names the file, line, key and fix."""
+
+    permanent = True
+
+
+class SourceError(TributaryError):
+    """Reading the source database failed."""
+
+
+class CatalogError(SourceError):
+    """A table or column named in the config does not exist in the source catalog."""
+
+    permanent = True
+
+
+class TypeMappingError(SourceError):
+    """A source column has a type Tributary cannot map to Arrow exactly."""
+
+    permanent = True
+
+
+class LakeError(TributaryError):
+    """Reading or writing the lake failed."""
+
+
+class ParityError(TributaryError):
+    """The rows written differ from the rows the source holds for the same window."""
+
+    permanent = True
+
+
+class IncompletePartitionError(LakeError):
+    """A partition's manifest lists files that are missing or have another size."""

@@ -1,0 +1,122 @@
+"""Build one replication DAG per pipeline config file: a task group per table per run.
+
+Parse time reads the YAML files and nothing else. A broken config file becomes an import error
+that names the file, line, key and fix, while the DAGs of the other files are still built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, TaskGroup, chain
+
+from tributary.config import PipelineConfig, load_all
+from tributary.errors import ConfigError
+from tributary.operators import CommitPartitionOperator, ExtractTableOperator, VerifyPartitionOperator
+from tributary.timetable import CRON, WindowTimetable
+
+log = logging.getLogger(__name__)
+
+
+def bronze_asset(config: PipelineConfig, table_name: str) -> Asset:
+    """The Asset the commit of a table updates: ``<lake>/<source>/<table>``."""
+    return Asset(
+        name=f"bronze.{config.source.name}.{table_name}",
+        uri=f"{config.lake.resolved_url()}/{config.source.name}/{table_name}",
+        group="tributary-bronze",
+    )
+
+
+def _doc(config: PipelineConfig, path: Path) -> str:
+    tables = "\n".join(f"- `{t.name}` ({t.mode.value})" for t in config.tables)
+    return (
+        f"Replicates source `{config.source.name}` (connection `{config.source.conn_id}`) into "
+        f"`{config.lake.resolved_url()}`, one {config.schedule.value.lstrip('@')} window per run.\n\n"
+        f"Config: `{path}`. Pool `{config.pool}` caps source sessions at "
+        f"{config.source.max_connections}.\n\n{tables}\n"
+    )
+
+
+def build_dag(config: PipelineConfig, path: Path) -> DAG:
+    """The replication DAG of one pipeline config."""
+    default_args: dict[str, Any] = {
+        "owner": "tributary",
+        "retries": config.source.retries,
+        "retry_delay": dt.timedelta(seconds=config.source.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(hours=1),
+    }
+    start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(config.end_date, dt.time(), tzinfo=dt.UTC) if config.end_date else None
+    lake = {"lake_url": config.lake.resolved_url(), "lake_conn_id": config.lake.conn_id}
+    with DAG(
+        dag_id=config.dag_id,
+        schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC"),
+        start_date=start,
+        end_date=end,
+        catchup=False,
+        max_active_runs=config.max_active_runs,
+        default_args=default_args,
+        tags=sorted({"tributary", f"source:{config.source.name}", *config.tags}),
+        doc_md=_doc(config, path),
+    ) as dag:
+        for table in sorted(config.tables, key=lambda t: t.name):
+            common = {
+                "source": config.source.name,
+                "table": table.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+                "schedule": config.schedule.value,
+                **lake,
+            }
+            with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
+                extract = ExtractTableOperator(
+                    task_id="extract",
+                    source_conn_id=config.source.conn_id,
+                    compression=config.lake.compression.value,
+                    rows_per_file=config.lake.rows_per_file,
+                    pool=config.pool,
+                    **common,
+                )
+                verify = VerifyPartitionOperator(
+                    task_id="verify",
+                    source_conn_id=config.source.conn_id,
+                    pool=config.pool,
+                    **common,
+                )
+                commit = CommitPartitionOperator(
+                    task_id="commit",
+                    outlets=[bronze_asset(config, table.name)],
+                    retries=0,
+                    **common,
+                )
+                chain(extract, verify, commit)
+    return dag
+
+
+class ConfigErrorDag(DAG):
+    """Stands in for the DAG of a broken config file: Airflow's validation of it raises the
+    config error, which Airflow records as an import error of the DAG file, while the other
+    DAGs of the same file are still loaded."""
+
+    def validate(self) -> None:
+        raise ConfigError(self.description or "invalid pipeline config")
+
+
+def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, DAG]:
+    """Every DAG of the pipeline configs in ``folder`` (default: ``$TRIBUTARY_PIPELINES_DIR``
+    or ``include/pipelines``), keyed by DAG id; broken files become one import error."""
+    configs, errors = load_all(folder)
+    dags: dict[str, DAG] = {config.dag_id: build_dag(config, path) for path, config in configs}
+    if errors:
+        message = "\n\n".join(str(e) for e in errors)
+        log.error("%s", message)
+        dags["tributary_config_errors"] = ConfigErrorDag(
+            dag_id="tributary_config_errors",
+            schedule=None,
+            description=message,
+            tags=["tributary", "config-error"],
+        )
+    return dags

@@ -1,0 +1,26 @@
+"""CommitPartitionOperator: write ``_SUCCESS`` and announce the table's fresh data as an Asset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tributary.operators._common import TableTaskOperator, fail_fast
+from tributary.replication import commit_table, summary, table_partition
+
+
+class CommitPartitionOperator(TableTaskOperator):
+    """Mark the run's partition complete by writing ``_SUCCESS`` last.
+
+    Refuses when the manifest is not the one this run extracted and verified. Give the task the
+    table's Asset as its outlet (the factory does) so DAGs can be scheduled on fresh bronze data.
+    """
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        place = self.place(context)
+        table = self.table_config
+        with fail_fast():
+            manifest = commit_table(table, batch_id=self.extracted_batch(context), **place)
+        partition = table_partition(
+            place["lake_root"], self.source, table, place["schedule"], place["window"]
+        )
+        return summary(manifest, partition.path)

@@ -1,0 +1,53 @@
+"""ExtractTableOperator: stream a table's window into Parquet parts and write the manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tributary.operators._common import TableTaskOperator, fail_fast, open_reader
+from tributary.replication import RunInfo, extract_table, summary, table_partition
+
+
+class ExtractTableOperator(TableTaskOperator):
+    """Extract one table for the run's window into its lake partition, without committing it.
+
+    Removes the partition's ``_SUCCESS`` first, streams the rows into Parquet parts with the
+    audit columns, replaces the partition's files and writes ``_manifest.json``.
+
+    :param source_conn_id: the Airflow connection of the source database (sqlite, postgres, mssql)
+    :param compression: Parquet compression: snappy, zstd, gzip or none
+    :param rows_per_file: rows per Parquet part file
+    """
+
+    template_fields = (*TableTaskOperator.template_fields, "source_conn_id")
+
+    def __init__(
+        self,
+        *,
+        source_conn_id: str,
+        compression: str = "snappy",
+        rows_per_file: int = 1_000_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_conn_id = source_conn_id
+        self.compression = compression
+        self.rows_per_file = rows_per_file
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        place = self.place(context)
+        table = self.table_config
+        run = RunInfo(dag_id=self.dag_id, run_id=context["run_id"])
+        with fail_fast(), open_reader(self.source_conn_id) as reader:
+            manifest = extract_table(
+                reader,
+                table,
+                run=run,
+                compression=self.compression,
+                rows_per_file=self.rows_per_file,
+                **place,
+            )
+        partition = table_partition(
+            place["lake_root"], self.source, table, place["schedule"], place["window"]
+        )
+        return summary(manifest, partition.path)

@@ -1,0 +1,138 @@
+"""The DB-API reader every dialect shares: catalog, counts and batches through one cursor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from tributary.config import TableConfig
+from tributary.dialects import Dialect
+from tributary.dialects.columns import Column, SourceColumn, schema_of
+from tributary.errors import CatalogError
+from tributary.readers.arrow import rows_to_batch
+from tributary.sql import render
+from tributary.windows import Window
+
+log = logging.getLogger(__name__)
+
+
+class SourceReader:
+    """Reads one table of one source through an open DB-API connection."""
+
+    dialect: ClassVar[Dialect]
+    arrow_type: ClassVar[Callable[[SourceColumn], pa.DataType]]
+
+    def __init__(self, connection: Any, *, conn_id: str) -> None:
+        self.connection = connection
+        self.conn_id = conn_id
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def schema_name(self, table: TableConfig) -> str:
+        return table.schema_ or self.dialect.default_schema or ""
+
+    def catalog(self, schema: str, table: str) -> list[SourceColumn]:
+        """The table's columns as the source catalog lists them, in table order."""
+        rows = self.fetch_all(render(self.dialect, "columns"), {"schema": schema, "table": table})
+        return [self.source_column(row) for row in rows]
+
+    def source_column(self, row: tuple[Any, ...]) -> SourceColumn:
+        name, data_type, precision, scale, nullable = row
+        return SourceColumn(
+            name=name,
+            data_type=str(data_type).lower(),
+            precision=int(precision) if precision is not None else None,
+            scale=int(scale) if scale is not None else None,
+            nullable=bool(nullable),
+        )
+
+    def describe(self, table: TableConfig) -> list[Column]:
+        """The columns to read, checked against the catalog; config names must exist there."""
+        schema = self.schema_name(table)
+        found = self.catalog(schema, table.name)
+        if not found:
+            raise CatalogError(
+                f"table {schema}.{table.name} does not exist in the source of connection "
+                f"{self.conn_id!r} (or its user cannot see it); check `name`/`schema` in the "
+                "pipeline config and the user's privileges"
+            )
+        by_name = {c.name: c for c in found}
+        wanted = list(table.columns) if table.columns else [c.name for c in found]
+        named = {"columns": wanted, "date_column": [table.date_column] if table.date_column else []}
+        named["primary_key"] = list(table.primary_key)
+        for key, names in named.items():
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise CatalogError(
+                    f"{key} of table {schema}.{table.name} names {missing}, which the source "
+                    f"(connection {self.conn_id!r}) does not have; its columns are {sorted(by_name)}"
+                )
+        return [Column(by_name[n], type(self).arrow_type(by_name[n])) for n in wanted]
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql, dict(params))
+            return [tuple(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def window_value(self, column: Column, value: dt.datetime) -> Any:
+        """A window bound as a bind value of the date column's type (bounds are UTC)."""
+        naive = value.astimezone(dt.UTC).replace(tzinfo=None)
+        if pa.types.is_date(column.arrow_type):
+            return naive.date()
+        if pa.types.is_timestamp(column.arrow_type) and column.arrow_type.tz:
+            return value.astimezone(dt.UTC)
+        return naive
+
+    def _context(
+        self, table: TableConfig, columns: list[Column], window: Window | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        context: dict[str, Any] = {
+            "schema": self.schema_name(table),
+            "table": table.name,
+            "columns": [c.name for c in columns],
+            "date_column": table.date_column if window is not None else None,
+        }
+        params: dict[str, Any] = {}
+        if window is not None and table.date_column:
+            date_col = next(
+                (c for c in columns if c.name == table.date_column),
+                Column(SourceColumn(table.date_column, "timestamp"), pa.timestamp("us")),
+            )
+            params = {
+                "window_start": self.window_value(date_col, window.start),
+                "window_end": self.window_value(date_col, window.end),
+            }
+        return context, params
+
+    def count(self, table: TableConfig, columns: list[Column], window: Window | None) -> int:
+        context, params = self._context(table, columns, window)
+        rows = self.fetch_all(render(self.dialect, "count", **context), params)
+        return int(rows[0][0])
+
+    def batches(
+        self, table: TableConfig, columns: list[Column], window: Window | None
+    ) -> Iterator[pa.RecordBatch]:
+        """The table's rows for ``window`` as record batches of ``table.batch_size`` rows."""
+        context, params = self._context(table, columns, window)
+        sql = render(self.dialect, "select", **context)
+        schema = schema_of(columns)
+        cursor = self.cursor_for_streaming()
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(table.batch_size):
+                yield rows_to_batch(rows, schema)
+        finally:
+            cursor.close()
+
+    def cursor_for_streaming(self) -> Any:
+        """A cursor that fetches from the server in chunks, not the whole result at once."""
+        return self.connection.cursor()
