@@ -45,6 +45,9 @@ def prepare_airflow(pool: str, slots: int) -> None:
 def main() -> int:
     os.environ.setdefault("TRIBUTARY_PIPELINES_DIR", str(CONFIG.parent))
     os.environ["AIRFLOW_CONN_POS_DB"] = json.dumps({"conn_type": "sqlite", "host": str(SOURCE_DB)})
+    # the demo shows Tributary's own progress (rows, rows/s, parity); Airflow's chatter stays out
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "tributary=INFO")
     logging.basicConfig(level=logging.WARNING)
 
     from tributary.config import load_config
