@@ -8,14 +8,21 @@ database, the network or an Airflow connection: this runs at DAG parse time.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import enum
 import os
 import re
+import types
+import typing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import annotated_types
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from tributary.errors import ConfigError
 
@@ -24,7 +31,19 @@ DEFAULT_PIPELINES_DIR = PROJECT_ROOT / "include" / "pipelines"
 PIPELINES_DIR_ENV = "TRIBUTARY_PIPELINES_DIR"
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+NAME_RULE = "a lower-case letter, then lower-case letters, digits or _ (at most 63 characters)"
 LAKE_SCHEMES = ("file", "s3", "gs")
+LAKE_URLS = "file:///abs/path, a path relative to the project, s3://bucket/prefix, gs://bucket/prefix"
+
+
+def _config_error(
+    what: str, *, key: tuple[int | str, ...] = (), got: str, allowed: str
+) -> PydanticCustomError:
+    """A validation error of a cross-field rule, carrying what the message formatter needs:
+    ``key`` is the offending key relative to the model that raises it, ``got`` the value as shown."""
+    return PydanticCustomError(
+        "tributary", "{what}", {"what": what, "key": key, "got": got, "allowed": allowed}
+    )
 
 
 class _Strict(BaseModel):
@@ -53,15 +72,15 @@ class Compression(StrEnum):
 
 
 class SourceConfig(_Strict):
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    conn_id: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+    conn_id: Annotated[str, Field(min_length=1, description="the id of an Airflow connection")]
     max_connections: Annotated[int, Field(ge=1, le=64)] = 2
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     retry_delay_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
 
 
 class LakeConfig(_Strict):
-    url: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(min_length=1, description=LAKE_URLS)]
     conn_id: str | None = None
     compression: Compression = Compression.snappy
     rows_per_file: Annotated[int, Field(ge=1_000)] = 1_000_000
@@ -71,10 +90,7 @@ class LakeConfig(_Strict):
     def _known_scheme(cls, url: str) -> str:
         scheme = url.split("://", 1)[0] if "://" in url else "file"
         if scheme not in LAKE_SCHEMES:
-            raise ValueError(
-                f"scheme {scheme!r} is not supported; use file:///abs/path, a path relative to "
-                "the project, s3://bucket/prefix or gs://bucket/prefix"
-            )
+            raise _config_error(f"lake scheme {scheme!r} is not supported", got=_show(url), allowed=LAKE_URLS)
         return url.rstrip("/")
 
     def resolved_url(self) -> str:
@@ -86,7 +102,7 @@ class LakeConfig(_Strict):
 
 
 class TableConfig(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Annotated[str, Field(min_length=1, max_length=128, description="the table's name in the source")]
     schema_: Annotated[str | None, Field(alias="schema")] = None
     mode: Mode
     date_column: str | None = None
@@ -97,9 +113,19 @@ class TableConfig(_Strict):
     @model_validator(mode="after")
     def _mode_keys(self) -> TableConfig:
         if self.mode is Mode.window and not self.date_column:
-            raise ValueError("mode 'window' needs date_column: the column that places a row in a window")
+            raise _config_error(
+                "mode 'window' needs date_column, the column that places a row in a window",
+                key=("date_column",),
+                got="mode 'window' and no date_column",
+                allowed="add date_column: <column>, or use mode 'full' to copy the whole table",
+            )
         if self.mode is Mode.full and self.date_column:
-            raise ValueError("mode 'full' reads the whole table; remove date_column or use mode 'window'")
+            raise _config_error(
+                "mode 'full' copies the whole table and takes no date_column",
+                key=("date_column",),
+                got=_show(self.date_column),
+                allowed="remove date_column, or use mode 'window' to copy one window per run",
+            )
         return self
 
     @property
@@ -120,16 +146,25 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_tables(self) -> PipelineConfig:
-        seen: dict[str, str] = {}
-        for table in self.tables:
-            if table.group_id in seen:
-                raise ValueError(
-                    f"tables {seen[table.group_id]!r} and {table.name!r} map to the same task group "
-                    f"{table.group_id!r}; each table may appear once"
+        seen: dict[str, int] = {}
+        for index, table in enumerate(self.tables):
+            first = seen.setdefault(table.group_id, index)
+            if first != index:
+                also = "" if table.name == self.tables[first].name else f" ({self.tables[first].name!r})"
+                raise _config_error(
+                    f"table {table.name!r} is already listed as tables[{first}]{also}; "
+                    f"both would be task group {table.group_id!r}",
+                    key=("tables", index, "name"),
+                    got=_show(table.name),
+                    allowed="each table once",
                 )
-            seen[table.group_id] = table.name
         if self.end_date and self.end_date <= self.start_date:
-            raise ValueError("end_date must be after start_date")
+            raise _config_error(
+                "end_date must be after start_date",
+                key=("end_date",),
+                got=_show(self.end_date),
+                allowed=f"a date after start_date {self.start_date.isoformat()}, or no end_date",
+            )
         return self
 
     @property
@@ -141,112 +176,328 @@ class PipelineConfig(_Strict):
         return f"source_{self.source.name}"
 
 
-# --- loading with line numbers ---------------------------------------------------------------
+# --- reading YAML with line numbers -----------------------------------------------------------
+
+Loc = tuple[int | str, ...]
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the deepest YAML node on the path ``loc`` (a pydantic error location)."""
-    node, line = root, None
+# libyaml's parser when PyYAML was built with it: parse time stays small for big configs
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """A safe loader that keeps a date it cannot construct (``2025-13-01``) as text, so the
+    model reports it against its key instead of PyYAML raising a bare ``ValueError``."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _parse(text: str) -> tuple[Any, yaml.Node | None]:
+    """The data of a YAML document and its node tree (for line numbers), from one parse."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    finally:
+        loader.dispose()
+
+
+def _duplicate_key(
+    node: yaml.Node | None, loc: Loc = (), visited: set[int] | None = None
+) -> tuple[Loc, yaml.Node, yaml.Node] | None:
+    """The first key that appears twice in one mapping: PyYAML silently keeps the last one."""
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias: already checked, and it may point back at itself
+        return None
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Node] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                return (*loc, name), seen[name], key
+            seen.setdefault(name, key)
+            found = _duplicate_key(value, (*loc, name) if name is not None else loc, visited)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _duplicate_key(item, (*loc, index), visited)
+            if found:
+                return found
+    return None
+
+
+def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
+    """1-based line of the deepest key (or list item) of ``loc`` present in the YAML tree."""
+    if root is None:
+        return None
+    node: yaml.Node | None = root
+    line = root.start_mark.line + 1
     for key in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-            if node is None:  # the key itself may be the culprit (extra key): find its key node
+            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if pair is None:
                 break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
-            node = None
-    if node is not None:
-        line = node.start_mark.line + 1
+            break
     return line
 
 
-def _key_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Line of the offending key for 'extra key' errors (the key has no value node in the model)."""
-    parent_line = _line_of(root, loc[:-1])
-    node = root
-    for key in loc[:-1]:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-    if isinstance(node, yaml.MappingNode):
-        for k, _ in node.value:
-            if k.value == loc[-1]:
-                return k.start_mark.line + 1
-    return parent_line
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def _key_path(loc: Loc) -> str:
     path = ""
     for key in loc:
         path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
-    return path
+    return path or "(top level)"
 
 
-def _allowed(error: dict[str, Any]) -> str:
-    ctx = error.get("ctx") or {}
-    if error["type"] == "enum":
-        return f"allowed: {ctx.get('expected')}"
-    if error["type"] == "extra_forbidden":
-        return "remove it or fix its spelling (unknown key)"
-    if error["type"] == "missing":
-        return "add this key"
-    if error["type"] == "string_pattern_mismatch":
-        return f"allowed: lower-case letters, digits and _ (pattern {ctx.get('pattern')})"
-    if error["type"] == "literal_error":
-        return f"allowed: {ctx.get('expected')}"
-    return ""
+# --- what a key allows, read from the models ------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _field_at(loc: Loc) -> tuple[Any, FieldInfo | None]:
+    """The type annotation and field of the key at ``loc`` (``None``, ``None`` if unknown)."""
+    annotation: Any = PipelineConfig
+    field: FieldInfo | None = None
+    for key in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(key, int):
+            if typing.get_origin(annotation) is not list:
+                return None, None
+            annotation, field = typing.get_args(annotation)[0], None
+        elif _is_model(annotation):
+            by_key = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            if key not in by_key:
+                return None, None
+            field = by_key[key]
+            annotation = field.annotation
+        else:
+            return None, None
+    return annotation, field
+
+
+def _bounds(field: FieldInfo | None) -> tuple[Any, Any]:
+    low = high = None
+    for rule in field.metadata if field else ():
+        if isinstance(rule, annotated_types.Ge):
+            low = rule.ge
+        elif isinstance(rule, annotated_types.Le):
+            high = rule.le
+    return low, high
+
+
+def _allowed(annotation: Any, field: FieldInfo | None) -> str:
+    """What a key accepts, in the words of the YAML file."""
+    if field is not None and field.description:
+        return field.description
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return ", ".join(str(member.value) for member in annotation)
+    if _is_model(annotation):
+        return "a mapping with keys " + ", ".join(_keys(annotation))
+    if annotation is bool:
+        return "true or false"
+    if annotation is int:
+        low, high = _bounds(field)
+        if low is not None and high is not None:
+            return f"a whole number from {low} to {high}"
+        return f"a whole number of at least {low}" if low is not None else "a whole number"
+    if annotation is dt.date:
+        return "a date as YYYY-MM-DD"
+    if annotation is str:
+        return "text"
+    if origin is list:
+        item = typing.get_args(annotation)[0]
+        if _is_model(item):
+            return "a list of mappings with keys " + ", ".join(_keys(item))
+        return "a list of names, e.g. [id, created_at]"
+    return str(annotation)
+
+
+# --- messages ------------------------------------------------------------------------------
+
+_PROBLEMS = {
+    "missing": "required key is missing",
+    "enum": "not one of the allowed values",
+    "literal_error": "not one of the allowed values",
+    "string_pattern_mismatch": "not a valid name",
+    "greater_than_equal": "out of range",
+    "less_than_equal": "out of range",
+    "greater_than": "out of range",
+    "less_than": "out of range",
+    "int_parsing": "not a whole number",
+    "int_type": "not a whole number",
+    "int_from_float": "not a whole number",
+    "bool_parsing": "not true or false",
+    "bool_type": "not true or false",
+    "string_type": "not text",
+    "string_too_short": "must not be empty",
+    "string_too_long": "too long",
+    "date_parsing": "not a date",
+    "date_type": "not a date",
+    "date_from_datetime_parsing": "not a date",
+    "date_from_datetime_inexact": "a date without a time of day is expected",
+    "list_type": "not a list",
+    "too_short": "the list is too short",
+    "model_type": "not a mapping",
+    "model_attributes_type": "not a mapping",
+    "dict_type": "not a mapping",
+}
+
+
+def _show(value: Any) -> str:
+    """A received value as the user wrote it, shortened."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = (
+        repr(value)
+        if isinstance(value, str | int | float)
+        else yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    )
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _error_line(path: Path, line: int | None, key: str, what: str, got: str | None, allowed: str) -> str:
+    """One line of a config error:
+    ``<file>, line <n>, key <path>: <what is wrong>; got <value>; allowed: <...>``."""
+    received = f"; got {got}" if got is not None else ""
+    return f"  {path.name}, line {line or '?'}, key {key}: {what}{received}; allowed: {allowed}"
+
+
+def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]:
+    """(line, message line) of one pydantic error."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    loc: Loc = tuple(error["loc"])
+    got: str | None = _show(error.get("input"))
+    if kind == "tributary":
+        loc = (*loc, *ctx["key"])
+        what, got, allowed = ctx["what"], ctx["got"], ctx["allowed"]
+    elif kind == "extra_forbidden":
+        parent, _ = _field_at(loc[:-1])
+        keys = _keys(_unwrap(parent)) if _is_model(_unwrap(parent)) else []
+        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        what = "unknown key" + (f" (did you mean {near[0]!r}?)" if near else "")
+        got, allowed = repr(loc[-1]), ", ".join(keys) or "no other keys"
+    else:
+        annotation, field = _field_at(loc)
+        what = _PROBLEMS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+        allowed = _allowed(annotation, field) if annotation is not None else str(ctx or "see the docs")
+        if kind == "missing":
+            got = None
+        elif kind in ("enum", "literal_error") and isinstance(error.get("input"), str):
+            choices = [c.strip() for c in allowed.split(",")]
+            near = difflib.get_close_matches(error["input"], choices, n=1)
+            what += f" (did you mean {near[0]!r}?)" if near else ""
+        elif kind == "too_short":
+            what = f"needs at least {ctx.get('min_length', 1)} item(s)"
+    line = _line_of(root, loc) or 0
+    return line, _error_line(path, line, _key_path(loc), what, got, allowed)
 
 
 def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid pipeline config ({exc.error_count()} error(s))"]
-    for error in exc.errors():
-        loc = tuple(k for k in error["loc"] if not (isinstance(k, str) and k.startswith("function-")))
-        # pydantic reports model-level checks against the model itself; drop its synthetic tail
-        loc = tuple(k for k in loc if k not in ("__root__",))
-        line = _key_line(root, loc) if error["type"] == "extra_forbidden" else _line_of(root, loc)
-        where = f"line {line}" if line else "line ?"
-        received = "" if error["type"] == "missing" else f"; got {error.get('input')!r}"
-        msg = error["msg"].removeprefix("Value error, ")
-        hint = _allowed(error)
-        key = _key_path(loc) or "(top level)"
-        lines.append(f"  {path.name}, {where}, key {key}: {msg}{received}" + (f"; {hint}" if hint else ""))
-    return "\n".join(lines)
+    described = sorted((_describe(path, root, e) for e in exc.errors()), key=lambda d: d[0])
+    count = len(described)
+    header = f"{path}: invalid pipeline config ({count} error{'s' if count > 1 else ''})"
+    return "\n".join([header, *(text for _, text in described)])
 
 
-def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
-    """Read and validate one pipeline config file; raise ``ConfigError`` with a precise message."""
-    path = Path(path)
+def _read(path: Path) -> tuple[PipelineConfig, yaml.Node]:
+    """The validated config of a file and its YAML node tree."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+        text = path.read_text(encoding="utf-8-sig")  # a BOM, as some Windows editors write
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"{path}: cannot read the config file: {reason}") from exc
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data, root = _parse(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "line ?"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML at {where}: {problem}") from exc
-    if not isinstance(data, dict):
+        problem = ", ".join(p for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
+        lines = text.splitlines()
+        if mark and mark.line < len(lines) and "\t" in lines[mark.line]:
+            hint = "YAML indents with spaces, not tabs"
+        else:
+            hint = "check the indentation, and quote values that hold ': ' or start with @, *, & or ["
         raise ConfigError(
-            f"{path}, line 1: a pipeline config is a mapping with keys source, lake, schedule, "
-            f"start_date and tables; got {type(data).__name__}"
+            f"{path}: not valid YAML\n  {path.name}, {where}: not valid YAML: {problem or exc}; {hint}"
+        ) from exc
+    if not isinstance(data, dict) or root is None:
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(
+            f"{path}: invalid pipeline config (1 error)\n"
+            + _error_line(
+                path,
+                root.start_mark.line + 1 if root is not None else 1,
+                "(top level)",
+                "a pipeline config is a mapping of keys",
+                got,
+                "a mapping with keys " + ", ".join(_keys(PipelineConfig)),
+            )
+        )
+    duplicate = _duplicate_key(root)
+    if duplicate:
+        loc, first, again = duplicate
+        raise ConfigError(
+            f"{path}: invalid pipeline config (1 error)\n"
+            + _error_line(
+                path,
+                again.start_mark.line + 1,
+                _key_path(loc),
+                f"key is given twice (first on line {first.start_mark.line + 1}); YAML would keep "
+                "only the last",
+                repr(loc[-1]),
+                "each key once per mapping",
+            )
         )
     try:
-        return PipelineConfig.model_validate(data)
+        return PipelineConfig.model_validate(data), root
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, root, exc)) from exc
 
 
+def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
+    """Read and validate one pipeline config file; raise ``ConfigError`` with a precise message."""
+    return _read(Path(path))[0]
+
+
 def pipelines_dir() -> Path:
-    """The folder of pipeline configs: ``$TRIBUTARY_PIPELINES_DIR`` or ``include/pipelines``."""
-    return Path(os.environ.get(PIPELINES_DIR_ENV) or DEFAULT_PIPELINES_DIR)
+    """The folder of pipeline configs: ``$TRIBUTARY_PIPELINES_DIR`` (a relative path is taken
+    from the project root, as the DAG processor's working directory is not known) or
+    ``include/pipelines``."""
+    folder = Path(os.environ.get(PIPELINES_DIR_ENV) or DEFAULT_PIPELINES_DIR).expanduser()
+    return folder if folder.is_absolute() else PROJECT_ROOT / folder
 
 
 def config_files(folder: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -259,24 +510,42 @@ def load_all(
     folder: str | os.PathLike[str] | None = None,
 ) -> tuple[list[tuple[Path, PipelineConfig]], list[ConfigError]]:
     """Every valid config in ``folder`` and every error, so one bad file hides no good one."""
+    folder = Path(folder) if folder is not None else pipelines_dir()
+    if not folder.is_dir():
+        # a mistyped $TRIBUTARY_PIPELINES_DIR must not make every DAG vanish without a word
+        return [], [
+            ConfigError(f"{folder}: the pipeline config folder does not exist (${PIPELINES_DIR_ENV})")
+        ]
     configs: list[tuple[Path, PipelineConfig]] = []
     errors: list[ConfigError] = []
     names: dict[str, Path] = {}
     for path in config_files(folder):
         try:
-            config = load_config(path)
+            config, root = _read(path)
         except ConfigError as exc:
             errors.append(exc)
             continue
-        if config.source.name in names:
+        except Exception as exc:  # whatever went wrong, it is this file's error, not every file's
+            errors.append(ConfigError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}"))
+            continue
+        name = config.source.name
+        if name in names:
             errors.append(
                 ConfigError(
-                    f"{path}: source.name {config.source.name!r} is already used by "
-                    f"{names[config.source.name].name}; each source needs its own name (it is the DAG id)"
+                    f"{path}: invalid pipeline config (1 error)\n"
+                    + _error_line(
+                        path,
+                        _line_of(root, ("source", "name")),
+                        "source.name",
+                        f"source name {name!r} is already used by {names[name].name} "
+                        f"(it names the DAG {config.dag_id} and the pool {config.pool})",
+                        repr(name),
+                        f"a name that no other config file in {folder} uses",
+                    )
                 )
             )
             continue
-        names[config.source.name] = path
+        names[name] = path
         configs.append((path, config))
     return configs, errors
 

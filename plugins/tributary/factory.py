@@ -109,7 +109,13 @@ def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, DAG]:
     """Every DAG of the pipeline configs in ``folder`` (default: ``$TRIBUTARY_PIPELINES_DIR``
     or ``include/pipelines``), keyed by DAG id; broken files become one import error."""
     configs, errors = load_all(folder)
-    dags: dict[str, DAG] = {config.dag_id: build_dag(config, path) for path, config in configs}
+    dags: dict[str, DAG] = {}
+    for path, config in configs:
+        try:
+            dags[config.dag_id] = build_dag(config, path)
+        except Exception as exc:  # one config must not take the other DAGs of this file down
+            log.exception("Cannot build the DAG of %s", path)
+            errors.append(ConfigError(f"{path}: its DAG cannot be built: {type(exc).__name__}: {exc}"))
     if errors:
         message = "\n\n".join(str(e) for e in errors)
         log.error("%s", message)
