@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from tributary.dialects import MSSQL
 from tributary.dialects.columns import SourceColumn, decimal_type
 from tributary.errors import TypeMappingError
 
@@ -52,7 +53,10 @@ def arrow_type(column: SourceColumn) -> pa.DataType:
         return decimal_type(column.precision or 18, column.scale or 0)
     if name in TYPES:
         return TYPES[name]
+    quoted = MSSQL.quote(column.name)
     raise TypeMappingError(
         f"column {column.name!r} has SQL Server type {column.data_type!r}, which Tributary does not "
-        "map yet; leave the column out with the table's `columns:` list or cast it in a view"
+        "map yet; leave the column out with the table's `columns:` list, or read the table through "
+        f"a view that converts it to a mapped type (e.g. CAST({quoted} AS nvarchar(4000)), or "
+        f"{quoted}.STAsText() for geography and geometry)"
     )

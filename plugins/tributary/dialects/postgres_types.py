@@ -2,14 +2,16 @@
 
 Exact by construction: ``numeric(p,s)`` keeps its precision and scale, ``timestamp`` stays
 naive, ``timestamptz`` becomes UTC instants, integers keep their width and their NULLs.
-``numeric`` without a declared precision has no exact Arrow decimal; it is written as its text.
+Types without an exact Arrow counterpart are written as the text PostgreSQL prints for the value:
+``numeric`` without a declared precision, arrays, ``interval``, ``json``, ``inet``, enums, …
+``character(n)`` is written without its padding, as PostgreSQL itself casts it to text.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from tributary.dialects.columns import SourceColumn, decimal_type
+from tributary.dialects.columns import MAX_DECIMAL256, SourceColumn, decimal_type
 from tributary.errors import TypeMappingError
 
 TYPES: dict[str, pa.DataType] = {
@@ -23,7 +25,7 @@ TYPES: dict[str, pa.DataType] = {
     "character varying": pa.string(),
     "character": pa.string(),
     "name": pa.string(),
-    "citext": pa.string(),
+    "citext": pa.string(),  # the catalog lists extension types as "USER-DEFINED"; kept for clarity
     "uuid": pa.string(),
     "json": pa.string(),
     "jsonb": pa.string(),
@@ -33,7 +35,8 @@ TYPES: dict[str, pa.DataType] = {
     "macaddr": pa.string(),
     "money": pa.string(),  # locale-formatted by the server; cast to numeric in a view to get a decimal
     "interval": pa.string(),
-    "user-defined": pa.string(),  # enums and domains over text
+    "user-defined": pa.string(),  # enums, extension types such as citext
+    "array": pa.string(),  # PostgreSQL's array literal: {1,NULL,3}
     "bytea": pa.binary(),
     "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"),
@@ -41,18 +44,44 @@ TYPES: dict[str, pa.DataType] = {
     "time without time zone": pa.time64("us"),
 }
 
+# string-typed columns psycopg2 would hand over as Python objects whose str() is not what the
+# database holds (a dict for jsonb, a list for an array, a timedelta for interval, a Decimal's
+# exponent form); and character(n), whose padding PostgreSQL's cast to text (and DuckDB) drops.
+# The other string types come as their output text already: inet's text() would add a netmask.
+_CAST_TO_TEXT = frozenset({"json", "jsonb", "interval", "array", "numeric", "character"})
+
+
+def decimal_digits(column: SourceColumn) -> tuple[int, int] | None:
+    """``(precision, scale)`` of the Arrow decimal that holds ``numeric(p,s)`` exactly.
+
+    PostgreSQL 15 allows a scale below zero (``numeric(5,-2)`` holds 9999900) and above the
+    precision (``numeric(3,5)`` holds 0.00999); Arrow and Parquet want ``0 <= scale <= precision``.
+    None when the column has no declared precision or needs more digits than Arrow holds.
+    """
+    if column.data_type.lower() != "numeric" or not column.precision:
+        return None
+    precision, scale = column.precision, column.scale or 0
+    if scale < 0:
+        precision, scale = precision - scale, 0
+    precision = max(precision, scale)
+    if precision > MAX_DECIMAL256:
+        return None
+    return precision, scale
+
 
 def arrow_type(column: SourceColumn) -> pa.DataType:
     name = column.data_type.lower()
     if name == "numeric":
-        if column.precision:
-            return decimal_type(column.precision, column.scale or 0)
-        return pa.string()
+        digits = decimal_digits(column)
+        return decimal_type(*digits) if digits else pa.string()
     if name in TYPES:
         return TYPES[name]
-    if name == "array":
-        return pa.string()
     raise TypeMappingError(
         f"column {column.name!r} has PostgreSQL type {column.data_type!r}, which Tributary does not "
         "map yet; leave the column out with the table's `columns:` list or cast it in a view"
     )
+
+
+def read_as_text(column: SourceColumn) -> bool:
+    """Whether the column is selected as ``column::text``: PostgreSQL's own text of the value."""
+    return arrow_type(column) == pa.string() and column.data_type.lower() in _CAST_TO_TEXT

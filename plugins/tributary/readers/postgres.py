@@ -1,10 +1,11 @@
 """PostgreSQL: the catalog through the provider's psycopg2 connection; rows through DuckDB.
 
 DuckDB's postgres scanner reads with ``COPY ... TO STDOUT (FORMAT binary)`` and hands over Arrow
-batches with exact types (``numeric(p,s)`` as ``decimal(p,s)``), at about the speed of the COPY
-itself (see ``bench/``). The window filter is pushed into the source query, where it can use an
-index. Columns of types the scanner cannot read exactly (``numeric`` without a precision, say)
-make the table go through a psycopg2 server-side cursor instead.
+batches with exact types (``numeric(p,s)`` as ``decimal(p,s)``), several times faster than
+psycopg2's Python objects. The window filter is pushed into the source query, where it can use an
+index. Tables with a column the scanner cannot read exactly (``numeric`` without a precision or
+wider than DuckDB's 38 digits, ``interval``, arrays, …) go through a psycopg2 server-side cursor,
+which selects such columns as PostgreSQL's text of the value.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ import pyarrow as pa
 
 from tributary.config import TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
-from tributary.dialects.columns import Column, schema_of
+from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
+from tributary.errors import SourceError, TypeMappingError
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
 
 log = logging.getLogger(__name__)
 
-# catalog types DuckDB's scanner returns exactly as the type map wants them
+# catalog types DuckDB's scanner returns exactly as the type map wants them. Not here: ``time``
+# (the scanner reads 24:00:00 as 00:00:00) and every type read as text.
 _SCANNER_EXACT = {
     "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
     "character varying", "character", "name", "uuid", "json", "jsonb", "bytea", "date",
@@ -72,7 +75,23 @@ def duckdb_connection() -> Any:
     return con
 
 
+def _scanner_exact(column: Column) -> bool:
+    source = column.source
+    if source.data_type == "numeric":
+        # DuckDB's decimals hold 38 digits; a wider numeric would come back as a double
+        precision, scale = source.precision or 0, source.scale or 0
+        return 0 < precision <= MAX_DECIMAL128 and 0 <= scale <= precision
+    return source.data_type in _SCANNER_EXACT
+
+
 class PostgresReader(SourceReader):
+    """Reads one PostgreSQL table: DuckDB's scanner when ``libpq`` is given, else psycopg2.
+
+    :param connection: a psycopg2 connection (the provider hook's), for the catalog and counts
+    :param conn_id: the Airflow connection id, for messages
+    :param libpq: host, port, user, password, dbname, sslmode of the same database, for DuckDB
+    """
+
     dialect = POSTGRES
     arrow_type = staticmethod(postgres_types.arrow_type)
 
@@ -81,38 +100,123 @@ class PostgresReader(SourceReader):
         self.libpq = dict(libpq or {})
 
     def scanner_can_read(self, columns: list[Column]) -> bool:
-        return bool(self.libpq) and all(
-            c.source.data_type in _SCANNER_EXACT or (c.source.data_type == "numeric" and c.source.precision)
-            for c in columns
+        """Whether DuckDB's scanner reads these columns, exactly as the type map wants them."""
+        return bool(self.libpq) and all(_scanner_exact(c) for c in columns)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        try:
+            return super().fetch_all(sql, params)
+        finally:
+            # leave no transaction open: the session would sit "idle in transaction" through a
+            # long extract, holding its locks, until idle_in_transaction_session_timeout kills it
+            self._end_transaction()
+
+    def _end_transaction(self) -> None:
+        if not getattr(self.connection, "autocommit", False) and not getattr(self.connection, "closed", 0):
+            self.connection.rollback()
+
+    def _context(
+        self, table: TableConfig, columns: list[Column], window: Window | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        context, params = super()._context(table, columns, window)
+        context["text_columns"] = [c.name for c in columns if postgres_types.read_as_text(c.source)]
+        return context, params
+
+    def count(self, table: TableConfig, columns: list[Column], window: Window | None) -> int:
+        """The window's row count; refuses a window whose decimals the scanner would misread.
+
+        The scanner reads a ``numeric(p,s)`` NaN as 0 (the psycopg2 path fails on it instead).
+        Verify counts the same window before anything is committed, so the check adds no
+        query of its own.
+        """
+        context, params = self._context(table, columns, window)
+        nan_columns = (
+            [c.name for c in columns if pa.types.is_decimal(c.arrow_type)]
+            if self.scanner_can_read(columns)
+            else []
         )
+        rows = self.fetch_all(render(POSTGRES, "count", nan_columns=nan_columns, **context), params)
+        total, *nans = rows[0]
+        with_nan = {name: int(n) for name, n in zip(nan_columns, nans, strict=True) if n}
+        if with_nan:
+            raise TypeMappingError(
+                f"table {context['schema']}.{table.name}: columns {sorted(with_nan)} hold NaN in "
+                f"{sum(with_nan.values())} row(s) of this window, which a decimal cannot hold; "
+                "replace NaN in the source, or read the column as text (numeric without a precision) "
+                "through a view"
+            )
+        return int(total)
 
     def batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
     ) -> Iterator[pa.RecordBatch]:
-        if not self.scanner_can_read(columns):
+        if self.scanner_can_read(columns):
+            log.info("%s: reading through DuckDB's postgres scanner", table.name)
+            yield from self._scanner_batches(table, columns, window)
+        else:
             log.info("%s: reading through a psycopg2 server-side cursor", table.name)
-            yield from super().batches(table, columns, window)
-            return
+            yield from self._cursor_batches(table, columns, window)
+
+    def _scanner_batches(
+        self, table: TableConfig, columns: list[Column], window: Window | None
+    ) -> Iterator[pa.RecordBatch]:
+        import duckdb
+
         context, params = self._context(table, columns, window)
         schema = schema_of(columns)
-        with libpq_environment(self.libpq):
-            con = duckdb_connection()
+        sql = render(DUCKDB, "select_attached", alias=_ALIAS, **context)
+        con = duckdb_connection()
+        try:
             try:
-                # one session: the task holds one slot of the source pool
-                con.execute("SET threads = 1")
-                # a window reads through one filtered query (it can use an index); a full table
-                # is read as a plain COPY of the table
-                con.execute("SET pg_use_ctid_scan = false")
-                con.execute(render(DUCKDB, "attach_postgres", alias=_ALIAS))
-                sql = render(DUCKDB, "select_attached", alias=_ALIAS, **context)
-                reader = con.execute(sql, params).to_arrow_reader(table.batch_size)
+                con.execute(render(DUCKDB, "scanner_settings"))
+                # libpq reads PG* when it connects: at ATTACH and when the query starts its COPY.
+                # The variables are gone again before the first batch is handed out, so they do
+                # not outlive this block while the caller holds the generator.
+                with libpq_environment(self.libpq):
+                    con.execute(
+                        render(DUCKDB, "attach_postgres", alias=_ALIAS), {"schema": context["schema"]}
+                    )
+                    reader = con.execute(sql, params).to_arrow_reader(table.batch_size)
                 for batch in reader:
                     yield batch.cast(schema) if batch.schema != schema else batch
+            except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
+                raise SourceError(
+                    f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
+                    f"(connection {self.conn_id!r}) failed: {exc}"
+                ) from exc
+        finally:
+            con.close()
+
+    def _cursor_batches(
+        self, table: TableConfig, columns: list[Column], window: Window | None
+    ) -> Iterator[pa.RecordBatch]:
+        connection = self.connection
+        autocommit = bool(getattr(connection, "autocommit", False))
+        if autocommit:
+            connection.autocommit = False  # a server-side cursor lives inside a transaction
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(render(POSTGRES, "stream_settings"))
             finally:
-                con.close()
+                cursor.close()
+            yield from super().batches(table, columns, window)
+        except (ValueError, OverflowError) as exc:
+            if isinstance(exc, pa.ArrowException):
+                raise
+            # psycopg2 turns each value into a Python object; some have none
+            raise TypeMappingError(
+                f"table {self.schema_name(table)}.{table.name}: a value has no Python equivalent: "
+                f"{exc}; dates outside years 1-9999 (BC dates, say) cannot be read, cast the column "
+                "in a view"
+            ) from exc
+        finally:
+            self._end_transaction()
+            if autocommit:
+                connection.autocommit = True
 
     def cursor_for_streaming(self) -> Any:
-        # a named cursor is a server-side cursor: psycopg2 fetches itersize rows at a time
-        cursor = self.connection.cursor(name="tributary_extract")
-        cursor.itersize = 50_000
-        return cursor
+        # a named cursor is a server-side cursor: each fetchmany(batch_size) is one FETCH
+        return self.connection.cursor(name="tributary_extract")
