@@ -23,6 +23,12 @@ class SourceError(TributaryError):
     """Reading the source database failed."""
 
 
+class DataError(SourceError):
+    """A source value cannot be written as its column's type; re-reading will not change it."""
+
+    permanent = True
+
+
 class CatalogError(SourceError):
     """A table or column named in the config does not exist in the source catalog."""
 

@@ -553,3 +553,21 @@ def test_three_months_extract_verify_commit_and_a_rerun(sales_table, conn, tmp_p
     for window in MONTHS[1:]:
         manifest, parts = firsts[window]
         assert check_partition(lake, sales_table, window, manifest) == parts
+
+
+def test_an_extract_holds_one_session_in_all(big_table) -> None:
+    """As the operator builds it (``connect=``), the catalog session is closed before DuckDB
+    reads, so the extract never holds more than the one pool slot it takes."""
+    with SessionWatch(big_table.dsn) as watch:
+        reader = PostgresReader(
+            conn_id="t", connect=lambda: psycopg2.connect(big_table.dsn), libpq=libpq(big_table)
+        )
+        table = TableConfig(name="big", mode="window", date_column="at", batch_size=1000)
+        columns = reader.describe(table)
+        assert watch.extra() == 1, "describe opened the catalog session"
+        rows = sum(b.num_rows for b in reader.batches(table, columns, JANUARY))
+        reader.release()
+        after = watch.extra()
+    assert rows > 0
+    assert watch.most == 1, "never the catalog session and DuckDB's at once"
+    assert after == 0

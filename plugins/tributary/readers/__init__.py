@@ -8,12 +8,13 @@ from tributary.dialects import Dialect
 from tributary.readers.base import SourceReader
 
 
-def reader_for(dialect: Dialect, connection: Any, *, conn_id: str, **options: Any) -> SourceReader:
-    """The reader of ``dialect`` over an open DB-API ``connection`` (from the provider's hook)."""
+def reader_for(dialect: Dialect, connection: Any = None, *, conn_id: str, **options: Any) -> SourceReader:
+    """The reader of ``dialect`` over a DB-API connection from the provider's hook: an open
+    ``connection``, or ``connect=`` a function that opens one when first needed."""
     if dialect.name == "sqlite":
         from tributary.readers.sqlite import SqliteReader
 
-        return SqliteReader(connection, conn_id=conn_id)
+        return SqliteReader(connection, conn_id=conn_id, **options)
     if dialect.name == "postgres":
         from tributary.readers.postgres import PostgresReader
 
@@ -21,5 +22,5 @@ def reader_for(dialect: Dialect, connection: Any, *, conn_id: str, **options: An
     if dialect.name == "mssql":
         from tributary.readers.mssql import MsSqlReader
 
-        return MsSqlReader(connection, conn_id=conn_id)
+        return MsSqlReader(connection, conn_id=conn_id, **options)
     raise ValueError(f"no reader for dialect {dialect.name!r}")

@@ -3,7 +3,7 @@
 A driver hands over Python objects whose type depends on the driver and, for SQLite, on how each
 row happens to be stored. Values already of the target's own Python type go to Arrow as they are;
 any other value is converted only when the conversion is exact (``2.0`` into an integer column,
-``'2025-01-31'`` into a date column), and a value that cannot be converted raises ``SourceError``
+``'2025-01-31'`` into a date column), and a value that cannot be converted raises ``DataError``
 naming the column and the value. Never a silent change: pyarrow on its own reads ``1.5`` into an
 int64 as ``1``, an int into a timestamp as microseconds since 1970, a datetime into a
 ``timestamp[ms]`` by dropping its microseconds.
@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tributary.errors import SourceError
+from tributary.errors import DataError
 
 _DATE_TEXT = r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0{1,6})?)?)?$"
 _TIMESTAMP_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
@@ -238,13 +238,11 @@ def _kind(target: pa.DataType) -> tuple[tuple[type, ...], _Converter | None]:
 # -- whole columns -------------------------------------------------------------------------------
 
 
-def _unreadable(column: str, value: Any, target: pa.DataType, reason: str) -> SourceError:
+def _unreadable(column: str, value: Any, target: pa.DataType, reason: str) -> DataError:
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return SourceError(
-        f"column {column!r}: cannot read {shown} ({type(value).__name__}) as {target}: {reason}"
-    )
+    return DataError(f"column {column!r}: cannot read {shown} ({type(value).__name__}) as {target}: {reason}")
 
 
 def _text_dates(values: Sequence[Any], target: pa.DataType) -> pa.Array | None:
@@ -281,7 +279,7 @@ def _truncates(values: Sequence[Any], target: pa.DataType) -> bool:
 
 
 def to_array(values: Sequence[Any], target: pa.DataType, column: str) -> pa.Array:
-    """``values`` as an array of ``target``, exactly, or ``SourceError`` naming the culprit."""
+    """``values`` as an array of ``target``, exactly, or ``DataError`` naming the culprit."""
     native, convert = _kind(target)
     kinds = set(map(type, values))
     kinds.discard(type(None))

@@ -21,14 +21,40 @@ log = logging.getLogger(__name__)
 
 
 class SourceReader:
-    """Reads one table of one source through an open DB-API connection."""
+    """Reads one table of one source through a DB-API connection.
+
+    :param connection: an open DB-API connection (the caller closes it)
+    :param conn_id: the Airflow connection id, for messages
+    :param connect: instead of ``connection``, a function that opens one: the reader opens it on
+        first use and closes it in ``release()``, so that a reader whose rows come through
+        another engine holds no idle session meanwhile
+    """
 
     dialect: ClassVar[Dialect]
     arrow_type: ClassVar[Callable[[SourceColumn], pa.DataType]]
 
-    def __init__(self, connection: Any, *, conn_id: str) -> None:
-        self.connection = connection
+    def __init__(
+        self, connection: Any = None, *, conn_id: str, connect: Callable[[], Any] | None = None
+    ) -> None:
+        if connection is not None and connect is not None:
+            raise ValueError("give a reader an open connection or a connect function, not both")
+        self._connection = connection
+        self._connect = connect
         self.conn_id = conn_id
+
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            if self._connect is None:
+                raise RuntimeError(f"reader of {self.conn_id!r} has no connection")
+            self._connection = self._connect()
+        return self._connection
+
+    def release(self) -> None:
+        """Close the connection if this reader opened it; the next query opens a new one."""
+        if self._connect is not None and self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
 
     # -- catalog -------------------------------------------------------------------------------
 

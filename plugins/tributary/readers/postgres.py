@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -95,8 +95,15 @@ class PostgresReader(SourceReader):
     dialect = POSTGRES
     arrow_type = staticmethod(postgres_types.arrow_type)
 
-    def __init__(self, connection: Any, *, conn_id: str, libpq: Mapping[str, Any] | None = None) -> None:
-        super().__init__(connection, conn_id=conn_id)
+    def __init__(
+        self,
+        connection: Any = None,
+        *,
+        conn_id: str,
+        connect: Callable[[], Any] | None = None,
+        libpq: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(connection, conn_id=conn_id, connect=connect)
         self.libpq = dict(libpq or {})
 
     def scanner_can_read(self, columns: list[Column]) -> bool:
@@ -167,6 +174,8 @@ class PostgresReader(SourceReader):
         context, params = self._context(table, columns, window)
         schema = schema_of(columns)
         sql = render(DUCKDB, "select_attached", alias=_ALIAS, **context)
+        # the catalog session is not needed while DuckDB reads: one session, one pool slot
+        self.release()
         con = duckdb_connection()
         try:
             try:
