@@ -137,3 +137,15 @@ def test_crash_before_success_is_repaired_by_the_rerun(pipeline, monkeypatch: py
     assert repaired.rows == committed.rows
     assert _data_files(part) == sorted(f.name for f in repaired.files), "crashed parts removed"
     assert pq.read_table(part).num_rows == committed.rows, "no duplicates"
+
+
+def test_the_tables_param_replicates_only_those_tables(pipeline) -> None:
+    dag, lake, _ = pipeline
+    month = MONTHS[0]
+    run = dag.test(logical_date=month, run_conf={"tables": ["items"]})
+    assert str(run.state) == "success"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["items.commit"] == "success"
+    assert states["sales.extract"] == states["sales.commit"] == "skipped"
+    assert (_partition_dir(lake, "items", month) / SUCCESS).exists()
+    assert not _partition_dir(lake, "sales", month).exists()

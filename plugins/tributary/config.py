@@ -55,6 +55,36 @@ class Mode(StrEnum):
 
     window = "window"  # rows whose date column falls in the run's window
     full = "full"  # the whole table, one snapshot per run
+    watermark = "watermark"  # rows changed since the last committed high watermark
+
+
+class SchemaDrift(StrEnum):
+    """What a run does when the source's columns differ from the last committed partition's."""
+
+    evolve = "evolve"  # new columns appear, dropped ones are written as nulls, types widen
+    freeze = "freeze"  # any difference fails the extract, showing the difference
+    discard_columns = "discard_columns"  # new columns are left out; dropped ones become nulls
+
+
+class NullWatermark(StrEnum):
+    """What a watermark run does with rows whose watermark column is NULL."""
+
+    full_reload = "full_reload"  # read them in a full reload (first run, full_refresh) only
+    ignore = "ignore"  # never read them
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str | int) -> dt.timedelta:
+    """``'2h'`` -> 2 hours; units s, m, h, d; a bare number is seconds."""
+    if isinstance(text, int):
+        return dt.timedelta(seconds=text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
+    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
 class Schedule(StrEnum):
@@ -106,9 +136,21 @@ class TableConfig(_Strict):
     schema_: Annotated[str | None, Field(alias="schema")] = None
     mode: Mode
     date_column: str | None = None
+    watermark_column: str | None = None
+    lookback: str | int = 0
+    safety_lag: str | int = "5m"
+    initial_watermark: dt.datetime | None = None
+    null_watermark: NullWatermark = NullWatermark.full_reload
+    schema_drift: SchemaDrift = SchemaDrift.evolve
     primary_key: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
+
+    @field_validator("lookback", "safety_lag")
+    @classmethod
+    def _duration(cls, value: str | int) -> str | int:
+        parse_duration(value)
+        return value
 
     @model_validator(mode="after")
     def _mode_keys(self) -> TableConfig:
@@ -126,7 +168,33 @@ class TableConfig(_Strict):
                 got=_show(self.date_column),
                 allowed="remove date_column, or use mode 'window' to copy one window per run",
             )
+        if self.mode is Mode.watermark and not self.watermark_column:
+            raise _config_error(
+                "mode 'watermark' needs watermark_column, the column a change moves forward",
+                key=("watermark_column",),
+                got="mode 'watermark' and no watermark_column",
+                allowed="add watermark_column: <timestamp column>, e.g. modified_at",
+            )
+        if self.mode is not Mode.watermark and self.watermark_column:
+            raise _config_error(
+                f"mode {self.mode.value!r} takes no watermark_column",
+                key=("watermark_column",),
+                got=_show(self.watermark_column),
+                allowed="remove watermark_column, or use mode 'watermark'",
+            )
+        if self.mode is Mode.watermark and self.date_column:
+            raise _config_error(
+                "mode 'watermark' reads by watermark_column and takes no date_column",
+                key=("date_column",),
+                got=_show(self.date_column),
+                allowed="remove date_column",
+            )
         return self
+
+    @property
+    def filter_column(self) -> str | None:
+        """The column a run's bounds apply to: the date column, or the watermark column."""
+        return self.date_column or self.watermark_column
 
     @property
     def group_id(self) -> str:

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, TaskGroup, chain
+from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
 
-from tributary.config import PipelineConfig, load_all
+from tributary.config import Mode, PipelineConfig, load_all
 from tributary.errors import ConfigError
 from tributary.operators import CommitPartitionOperator, ExtractTableOperator, VerifyPartitionOperator
 from tributary.timetable import CRON, WindowTimetable
@@ -41,6 +41,27 @@ def _doc(config: PipelineConfig, path: Path) -> str:
     )
 
 
+def _params(config: PipelineConfig) -> dict[str, Param]:
+    """The trigger form of a replication DAG: which tables, and a full reload of watermarks."""
+    names = sorted(t.name for t in config.tables)
+    return {
+        "tables": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": names},
+            title="Tables",
+            description="Replicate only these tables (empty: every table of the source).",
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Watermark tables ignore their committed state once and write a fresh "
+            "baseline of the whole table. Window and full tables always rewrite their window.",
+        ),
+    }
+
+
 def build_dag(config: PipelineConfig, path: Path) -> DAG:
     """The replication DAG of one pipeline config."""
     default_args: dict[str, Any] = {
@@ -63,6 +84,7 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
         default_args=default_args,
         tags=sorted({"tributary", f"source:{config.source.name}", *config.tags}),
         doc_md=_doc(config, path),
+        params=_params(config),
     ) as dag:
         for table in sorted(config.tables, key=lambda t: t.name):
             common = {
@@ -78,6 +100,8 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                     compression=config.lake.compression.value,
                     rows_per_file=config.lake.rows_per_file,
                     pool=config.pool,
+                    # the state of a watermark table moves one run at a time
+                    max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
                     **common,
                 )
                 verify = VerifyPartitionOperator(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -50,6 +51,16 @@ class Manifest(BaseModel):
     schema_: list[SchemaField] = Field(alias="schema")
     source_query_rows: int | None = None  # the source count taken by verify
     verified_at: dt.datetime | None = None
+    # the Arrow schema written (without audit columns), for schema-drift checks of later runs
+    arrow_schema: str | None = None
+    schema_changes: list[str] = Field(default_factory=list)
+    # watermark tables: the bounds read, the highest watermark written, NULL-watermark rows
+    watermark_column: str | None = None
+    watermark_low: dt.datetime | None = None
+    watermark_high_bound: dt.datetime | None = None
+    high_watermark: dt.datetime | None = None
+    full_refresh: bool = False
+    null_watermark_rows: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)
@@ -57,6 +68,14 @@ class Manifest(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         return cls.model_validate_json(text)
+
+
+def encode_schema(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
+def decode_schema(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
 def schema_fields(schema: pa.Schema) -> list[SchemaField]:

@@ -1,7 +1,12 @@
-"""Extract, verify and commit one table's partition for one window: the work of a task group.
+"""Extract, verify and commit one table's partition for one run: the work of a task group.
 
 Plain functions over a source reader and a lake root; the Airflow operators only build those two
 from connection ids and call these.
+
+Window and full tables write the partition of the run's window (``month=``, ``day=``,
+``snapshot_date=``). Watermark tables write a new ``batch=<id>`` partition per run; their state,
+the high watermark, is read from the last committed manifest, so it can never disagree with the
+data, and a failed run leaves it where it was.
 """
 
 from __future__ import annotations
@@ -10,16 +15,21 @@ import datetime as dt
 import logging
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from tributary.audit import Audit, with_audit_schema
-from tributary.config import Mode, Schedule, TableConfig
-from tributary.dialects.columns import schema_of
-from tributary.errors import IncompletePartitionError, ParityError
+from tributary.config import Mode, NullWatermark, Schedule, TableConfig, parse_duration
+from tributary.dialects.columns import Column
+from tributary.drift import plan
+from tributary.errors import CatalogError, IncompletePartitionError, ParityError
 from tributary.lake import LakePath, Partition
-from tributary.manifest import Manifest, ManifestFile, schema_fields
+from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
 from tributary.parts import write_parts
 from tributary.readers.base import SourceReader
 from tributary.windows import Window, partition_for
@@ -29,10 +39,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What identifies the Airflow run that writes a partition."""
+    """What identifies the Airflow run that writes a partition.
+
+    :param run_start: when the DAG run started: a watermark run reads up to this minus the
+        table's safety lag (default: now)
+    :param full_refresh: a watermark run ignores the committed state once and reads everything
+    """
 
     dag_id: str | None = None
     run_id: str | None = None
+    run_start: dt.datetime | None = None
+    full_refresh: bool = False
 
 
 def new_batch_id(now: dt.datetime | None = None) -> str:
@@ -41,10 +58,108 @@ def new_batch_id(now: dt.datetime | None = None) -> str:
 
 
 def table_partition(
-    lake_root: LakePath, source: str, table: TableConfig, schedule: Schedule, window: Window
+    lake_root: LakePath,
+    source: str,
+    table: TableConfig,
+    schedule: Schedule,
+    window: Window,
+    batch_id: str | None = None,
 ) -> Partition:
-    key, value = partition_for(table, schedule, window)
+    key, value = partition_for(table, schedule, window, batch_id)
     return Partition(lake_root, source, table.name, key, value)
+
+
+# -- what is committed already ----------------------------------------------------------------
+
+
+def committed_partitions(lake_root: LakePath, source: str, table: str) -> Iterator[Partition]:
+    """The table's committed partitions, newest name first (batch ids and dates sort by time)."""
+    table_dir = Partition(lake_root, source, table, "_", "_").path.parent
+    if not table_dir.exists():
+        return
+    names = sorted((p.name for p in table_dir.iterdir() if "=" in p.name), reverse=True)
+    for name in names:
+        key, value = name.split("=", 1)
+        partition = Partition(lake_root, source, table, key, value)
+        if partition.is_committed():
+            yield partition
+
+
+def last_committed(lake_root: LakePath, source: str, table: str) -> Manifest | None:
+    """The manifest of the table's newest committed partition, if any."""
+    for partition in committed_partitions(lake_root, source, table):
+        return partition.read_manifest()
+    return None
+
+
+# -- watermark bounds -------------------------------------------------------------------------
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def watermark_window(table: TableConfig, state: Manifest | None, run: RunInfo) -> tuple[Window, bool]:
+    """The bounds of a watermark run, and whether it is a full reload.
+
+    From the committed high watermark minus the lookback (inclusive) up to the run's start minus
+    the safety lag (exclusive); everything up to that bound on the first run or a full refresh.
+    """
+    upper = _utc(run.run_start or dt.datetime.now(dt.UTC)) - parse_duration(table.safety_lag)
+    high = state.high_watermark if state is not None else None
+    if run.full_refresh or (high is None and table.initial_watermark is None):
+        low, full_reload = None, True
+    elif high is None:
+        assert table.initial_watermark is not None
+        low, full_reload = _utc(table.initial_watermark), False
+    else:
+        low, full_reload = _utc(high) - parse_duration(table.lookback), False
+    if low is not None and low >= upper:
+        log.warning(
+            "table %s: the high watermark %s is past this run's upper bound %s (clock skew, or "
+            "rows dated in the future); nothing new to read",
+            table.name,
+            high,
+            upper,
+        )
+        low = upper
+    include_nulls = full_reload and table.null_watermark is NullWatermark.full_reload
+    return Window(low, upper, include_nulls), full_reload
+
+
+class _HighWatermark:
+    """Passes batches through, remembering the largest value of one column."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.value: dt.datetime | None = None
+
+    def track(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            top = pc.max(batch.column(self.column)).as_py()
+            if top is not None:
+                if not isinstance(top, dt.datetime):
+                    top = dt.datetime.combine(top, dt.time())
+                top = _utc(top)
+                self.value = top if self.value is None else max(self.value, top)
+            yield batch
+
+
+def _check_watermark_column(table: TableConfig, columns: list[Column]) -> None:
+    column = next((c for c in columns if c.name == table.watermark_column), None)
+    if column is None:
+        raise CatalogError(
+            f"table {table.name}: watermark_column {table.watermark_column!r} must be one of the "
+            "columns read (add it to `columns:`)"
+        )
+    if not (pa.types.is_timestamp(column.arrow_type) or pa.types.is_date(column.arrow_type)):
+        raise CatalogError(
+            f"table {table.name}: watermark_column {column.name!r} is {column.arrow_type}; a "
+            "watermark is a timestamp or date column that every insert and update sets"
+        )
+
+
+# -- the three steps --------------------------------------------------------------------------
 
 
 def extract_table(
@@ -60,25 +175,67 @@ def extract_table(
     rows_per_file: int = 1_000_000,
     staging_dir: str | None = None,
 ) -> Manifest:
-    """Stream the table's rows for ``window`` into the partition and write its manifest.
+    """Stream the table's rows for this run into its partition and write the manifest.
 
     The partition loses ``_SUCCESS`` first and is not complete again until ``commit_table``.
     """
     columns = reader.describe(table)
-    schema = schema_of(columns)
-    partition = table_partition(lake_root, source, table, schedule, window)
-    read_window = window if table.mode is Mode.window else None
+    previous = last_committed(lake_root, source, table.name)
+    drift = plan(
+        columns,
+        decode_schema(previous.arrow_schema) if previous and previous.arrow_schema else None,
+        table.schema_drift,
+        table=table.name,
+    )
     batch_id = new_batch_id()
+    watermark: dict[str, Any] = {}
+    full_reload = False
+    if table.mode is Mode.watermark:
+        _check_watermark_column(table, drift.read)
+        read_window, full_reload = watermark_window(table, previous, run)
+        nulls = reader.count_nulls(table, drift.read, table.watermark_column or "")
+        if nulls and not read_window.include_nulls:
+            log.warning(
+                "table %s: %d row(s) have a NULL %s and are not read by this run (null_watermark: %s%s)",
+                table.name,
+                nulls,
+                table.watermark_column,
+                table.null_watermark.value,
+                "; a full_refresh run reads them"
+                if table.null_watermark is NullWatermark.full_reload
+                else "",
+            )
+        watermark = {
+            "watermark_column": table.watermark_column,
+            "watermark_low": read_window.start,
+            "watermark_high_bound": read_window.end,
+            "full_refresh": full_reload,
+            "null_watermark_rows": nulls,
+        }
+    elif table.mode is Mode.window:
+        read_window = window
+    else:
+        read_window = None
+    partition = table_partition(lake_root, source, table, schedule, window, batch_id)
     audit = Audit(batch_id, dt.datetime.now(dt.UTC), source)
     label = f"{source}.{table.name} {partition.name}"
-    log.info("%s: extracting %d columns into %s (batch %s)", label, len(columns), partition.path, batch_id)
+    bounds = (
+        f" rows with {table.filter_column} in [{read_window.start}, {read_window.end})"
+        if read_window is not None
+        else " the whole table"
+    )
+    log.info("%s: extracting %d columns,%s, into %s", label, len(drift.read), bounds, partition.path)
 
     partition.begin()
+    tracker = _HighWatermark(table.watermark_column or "")
+    batches: Iterable[pa.RecordBatch] = reader.batches(table, drift.read, read_window)
+    if table.mode is Mode.watermark:
+        batches = tracker.track(batches)
     with tempfile.TemporaryDirectory(prefix="tributary-", dir=staging_dir) as tmp:
         staging = Path(tmp)
         parts = write_parts(
-            reader.batches(table, columns, read_window),
-            schema=schema,
+            drift.conform(batches),
+            schema=drift.schema,
             audit=audit,
             staging=staging,
             compression=compression,
@@ -86,6 +243,11 @@ def extract_table(
             label=label,
         )
         partition.publish(staging, [p.name for p in parts])
+    if table.mode is Mode.watermark:
+        # a run that found nothing new keeps the state where it was
+        carried = previous.high_watermark if previous and not full_reload else None
+        found = [v for v in (tracker.value, carried) if v is not None]
+        watermark["high_watermark"] = max(found) if found else None
     manifest = Manifest(
         source=source,
         table=table.name,
@@ -99,7 +261,10 @@ def extract_table(
         created_at=dt.datetime.now(dt.UTC),
         rows=sum(p.rows for p in parts),
         files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
-        schema=schema_fields(with_audit_schema(schema)),
+        schema=schema_fields(with_audit_schema(drift.schema)),
+        arrow_schema=encode_schema(drift.schema),
+        schema_changes=drift.changes,
+        **watermark,
     )
     partition.write_manifest(manifest)
     log.info("%s: %d rows in %d file(s), manifest written", label, manifest.rows, len(parts))
@@ -126,26 +291,45 @@ def verify_table(
     lake_root: LakePath,
     batch_id: str | None = None,
 ) -> Manifest:
-    """Count the same window in the source and compare with the manifest; record the count."""
-    partition = table_partition(lake_root, source, table, schedule, window)
+    """Count the same rows in the source and compare with the manifest; record the count.
+
+    Window and full tables must match exactly. A watermark table is live: rows updated since the
+    extract move past its upper bound and late rows arrive below it, so a difference there is
+    logged, not failed; the next run's lookback reads what came late.
+    """
+    partition = table_partition(lake_root, source, table, schedule, window, batch_id)
     manifest = _current_manifest(partition, batch_id)
     problems = partition.missing_files(manifest)
     if problems:
         raise IncompletePartitionError(f"{partition.path}: " + "; ".join(problems))
     columns = reader.describe(table)
-    source_rows = reader.count(table, columns, window if table.mode is Mode.window else None)
-    if source_rows != manifest.rows:
-        hint = " (a full snapshot of a table that changed meanwhile can differ)"
-        raise ParityError(
-            f"{source}.{table.name} {partition.name}: the source has {source_rows} rows for this "
-            f"window, the lake has {manifest.rows} (batch {manifest.batch_id}); re-run the window"
-            + (hint if table.mode is Mode.full else "")
+    read = [c for c in columns if c.name in {f.name for f in manifest.schema_}]
+    if table.mode is Mode.watermark:
+        assert manifest.watermark_high_bound is not None
+        counted = Window(
+            manifest.watermark_low,
+            manifest.watermark_high_bound,
+            include_nulls=bool(manifest.full_refresh and table.null_watermark is NullWatermark.full_reload),
         )
+    else:
+        counted = window if table.mode is Mode.window else None
+    source_rows = reader.count(table, read or columns, counted)
+    if source_rows != manifest.rows:
+        message = (
+            f"{source}.{table.name} {partition.name}: the source has {source_rows} rows for these "
+            f"bounds, the lake has {manifest.rows} (batch {manifest.batch_id})"
+        )
+        if table.mode is Mode.watermark:
+            log.warning("%s; rows changed since the extract, the next run's lookback reads them", message)
+        else:
+            hint = " (a full snapshot of a table that changed meanwhile can differ)"
+            raise ParityError(message + "; re-run the window" + (hint if table.mode is Mode.full else ""))
     verified = manifest.model_copy(
         update={"source_query_rows": source_rows, "verified_at": dt.datetime.now(dt.UTC)}
     )
     partition.write_manifest(verified)
-    log.info("%s.%s %s: parity OK, %d rows", source, table.name, partition.name, source_rows)
+    log.info("%s.%s %s: %d rows in the source, %d in the lake", source, table.name, partition.name,
+             source_rows, manifest.rows)  # fmt: skip
     return verified
 
 
@@ -159,7 +343,7 @@ def commit_table(
     batch_id: str | None = None,
 ) -> Manifest:
     """Write ``_SUCCESS``: the partition is complete and readers may use it."""
-    partition = table_partition(lake_root, source, table, schedule, window)
+    partition = table_partition(lake_root, source, table, schedule, window, batch_id)
     manifest = _current_manifest(partition, batch_id)
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.path}: not verified; run the verify task first")
@@ -178,4 +362,5 @@ def summary(manifest: Manifest, partition_path: Any) -> dict[str, Any]:
         "rows": manifest.rows,
         "files": len(manifest.files),
         "source_rows": manifest.source_query_rows,
+        "high_watermark": manifest.high_watermark.isoformat() if manifest.high_watermark else None,
     }

@@ -1,3 +1,4 @@
+{% from "common/row_filter.sql" import row_filter with context %}
 {# The table's rows, or a window of them. Window bounds arrive as text in a form SQL Server reads
    alike under every language and DATEFORMAT (readers/mssql.py) and convert to the date column's
    own type, so the filter can seek on an index of that column.
@@ -12,8 +13,5 @@
 SELECT {% for column in columns %}{{ ident(column) }}{{ ", " if not loop.last }}{% endfor %}
 
 FROM {{ ident(schema) }}.{{ ident(table) }}
-{% if date_column %}
-WHERE {{ ident(date_column) }} >= {{ bind('window_start') }}
-  AND {{ ident(date_column) }} < {{ bind('window_end') }}
-{% endif %}
+{{ row_filter() }}
 OPTION (MAXDOP 1)

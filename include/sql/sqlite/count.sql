@@ -1,6 +1,4 @@
+{% from "common/row_filter.sql" import row_filter with context %}
 SELECT count(*)
 FROM {{ ident(schema) }}.{{ ident(table) }}
-{% if date_column %}
-WHERE {{ ident(date_column) }} >= {{ bind('window_start') }}
-  AND {{ ident(date_column) }} < {{ bind('window_end') }}
-{% endif %}
+{{ row_filter() }}

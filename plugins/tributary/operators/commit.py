@@ -21,6 +21,6 @@ class CommitPartitionOperator(TableTaskOperator):
         with fail_fast():
             manifest = commit_table(table, batch_id=self.extracted_batch(context), **place)
         partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"]
+            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
         )
         return summary(manifest, partition.path)

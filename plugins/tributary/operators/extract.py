@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowSkipException
+
 from tributary.operators._common import TableTaskOperator, fail_fast, open_reader
 from tributary.replication import RunInfo, extract_table, summary, table_partition
 
@@ -12,7 +14,10 @@ class ExtractTableOperator(TableTaskOperator):
     """Extract one table for the run's window into its lake partition, without committing it.
 
     Removes the partition's ``_SUCCESS`` first, streams the rows into Parquet parts with the
-    audit columns, replaces the partition's files and writes ``_manifest.json``.
+    audit columns, replaces the partition's files and writes ``_manifest.json``. A watermark
+    table reads the rows changed since its committed high watermark into a new ``batch=``
+    partition. The DAG's params choose a subset of tables (``tables``) and a full reload of
+    watermark tables (``full_refresh``); a table left out is skipped.
 
     :param source_conn_id: the Airflow connection of the source database (sqlite, postgres, mssql)
     :param compression: Parquet compression: snappy, zstd, gzip or none
@@ -37,7 +42,17 @@ class ExtractTableOperator(TableTaskOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         place = self.place(context)
         table = self.table_config
-        run = RunInfo(dag_id=self.dag_id, run_id=context["run_id"])
+        params = context.get("params") or {}
+        chosen = params.get("tables") or []
+        if chosen and table.name not in chosen:
+            raise AirflowSkipException(f"table {table.name} is not in this run's `tables` param {chosen}")
+        dag_run = context.get("dag_run")
+        run = RunInfo(
+            dag_id=self.dag_id,
+            run_id=context["run_id"],
+            run_start=getattr(dag_run, "start_date", None),
+            full_refresh=bool(params.get("full_refresh")),
+        )
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             manifest = extract_table(
                 reader,
@@ -48,6 +63,6 @@ class ExtractTableOperator(TableTaskOperator):
                 **place,
             )
         partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"]
+            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
         )
         return summary(manifest, partition.path)

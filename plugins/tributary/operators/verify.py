@@ -29,6 +29,6 @@ class VerifyPartitionOperator(TableTaskOperator):
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             manifest = verify_table(reader, table, batch_id=self.extracted_batch(context), **place)
         partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"]
+            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
         )
         return summary(manifest, partition.path)

@@ -121,27 +121,36 @@ class SourceReader:
     def _context(
         self, table: TableConfig, columns: list[Column], window: Window | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        column_name = table.filter_column if window is not None else None
         context: dict[str, Any] = {
             "schema": self.schema_name(table),
             "table": table.name,
             "columns": [c.name for c in columns],
-            "date_column": table.date_column if window is not None else None,
+            "date_column": column_name,
+            "open_start": window is not None and window.start is None,
+            "include_nulls": window is not None and window.include_nulls,
         }
         params: dict[str, Any] = {}
-        if window is not None and table.date_column:
-            date_col = next(
-                (c for c in columns if c.name == table.date_column),
-                Column(SourceColumn(table.date_column, "timestamp"), pa.timestamp("us")),
+        if window is not None and column_name:
+            column = next(
+                (c for c in columns if c.name == column_name),
+                Column(SourceColumn(column_name, "timestamp"), pa.timestamp("us")),
             )
-            params = {
-                "window_start": self.window_value(date_col, window.start),
-                "window_end": self.window_value(date_col, window.end),
-            }
+            params["window_end"] = self.window_value(column, window.end)
+            if window.start is not None:
+                params["window_start"] = self.window_value(column, window.start)
         return context, params
 
     def count(self, table: TableConfig, columns: list[Column], window: Window | None) -> int:
         context, params = self._context(table, columns, window)
         rows = self.fetch_all(render(self.dialect, "count", **context), params)
+        return int(rows[0][0])
+
+    def count_nulls(self, table: TableConfig, columns: list[Column], column: str) -> int:
+        """The table's rows whose ``column`` is NULL (a watermark table's unplaceable rows)."""
+        context, _ = self._context(table, columns, None)
+        context.update(date_column=column, only_nulls=True)
+        rows = self.fetch_all(render(self.dialect, "count", **context), {})
         return int(rows[0][0])
 
     def batches(
