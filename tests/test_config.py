@@ -20,9 +20,11 @@ from tributary.config import (
     Mode,
     PipelineConfig,
     Schedule,
+    TableConfig,
     config_files,
     load_all,
     load_config,
+    parse_duration,
     pipelines_dir,
 )
 from tributary.errors import ConfigError
@@ -33,6 +35,20 @@ INVALID = FIXTURES / "invalid"
 
 # file, line, key path, text on that line of the fixture, fragments the message must hold
 INVALID_CASES = [
+    (
+        "watermark_without_column.yaml",
+        9,
+        "tables[0].watermark_column",
+        "- name: customers",
+        ["mode 'watermark' needs watermark_column", "allowed: add watermark_column"],
+    ),
+    (
+        "bad_lookback.yaml",
+        12,
+        "tables[0].lookback",
+        "lookback: two hours",
+        ["'two hours' is not a duration", "got 'two hours'", "allowed: a duration like 30s, 15m, 2h or 1d"],
+    ),
     (
         "unknown_top_level_key.yaml",
         7,
@@ -300,6 +316,17 @@ def test_minimal_config_gets_the_defaults() -> None:
     # a relative lake path is taken from the project root, whatever the working directory
     assert config.lake.resolved_url() == (PROJECT_ROOT / "data" / "lake").as_uri()
     assert config.lake.resolved_url().startswith("file:///")
+
+
+def test_watermark_table_keys() -> None:
+    (table,) = load_config(VALID / "watermark.yaml").tables
+    assert table.mode.value == "watermark" and table.filter_column == "modified_at"
+    assert parse_duration(table.lookback) == dt.timedelta(hours=2)
+    assert parse_duration(table.safety_lag) == dt.timedelta(minutes=10)
+    assert table.initial_watermark == dt.datetime(2024, 12, 1, tzinfo=dt.UTC)
+    assert table.null_watermark.value == "ignore" and table.schema_drift.value == "freeze"
+    default = TableConfig(name="t", mode="window", date_column="d")
+    assert default.schema_drift.value == "evolve" and parse_duration(default.safety_lag).seconds == 300
 
 
 def test_relative_lake_path_does_not_depend_on_the_working_directory(

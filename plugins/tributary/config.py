@@ -137,9 +137,11 @@ class TableConfig(_Strict):
     mode: Mode
     date_column: str | None = None
     watermark_column: str | None = None
-    lookback: str | int = 0
-    safety_lag: str | int = "5m"
-    initial_watermark: dt.datetime | None = None
+    lookback: Annotated[str | int, Field(description="a duration like 30s, 15m, 2h or 1d")] = 0
+    safety_lag: Annotated[str | int, Field(description="a duration like 30s, 15m, 2h or 1d")] = "5m"
+    initial_watermark: Annotated[
+        dt.datetime | None, Field(description="a timestamp like 2025-01-01T00:00:00+00:00")
+    ] = None
     null_watermark: NullWatermark = NullWatermark.full_reload
     schema_drift: SchemaDrift = SchemaDrift.evolve
     primary_key: list[str] = Field(default_factory=list)
