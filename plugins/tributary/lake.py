@@ -6,7 +6,15 @@
 crash at any step leaves a partition that readers skip and the next run repairs.
 
 Paths are anything with the ``pathlib`` API: ``pathlib.Path`` in tests of the core, Airflow's
-``ObjectStoragePath`` (file://, s3://, gs://) in the operators.
+``ObjectStoragePath`` (file://, s3://, gs://) in the operators, which pass a
+:class:`~tributary.lake_io.LakeRoot` that can rebuild the path with fresh credentials. Every
+request to the lake goes through ``LakeRoot.run``: transient failures are retried in place (the
+parts are staged locally, so a retry re-sends one file and re-extracts nothing), permanent ones
+fail at once with a message that names the connection.
+
+Object stores have prefixes, not directories: nothing here creates a "directory" there (s3fs and
+gcsfs would create a missing *bucket* on ``mkdir(parents=True)``, hiding a typo in ``lake.url``),
+and a partition with no objects lists as empty.
 """
 
 from __future__ import annotations
@@ -14,11 +22,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from tributary.errors import IncompletePartitionError, LakeError
+from tributary.errors import IncompletePartitionError
+from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -26,6 +36,9 @@ log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
 MANIFEST = "_manifest.json"
 COPY_CHUNK = 8 << 20
+LOCAL_PROTOCOLS = ("file", "local", "")
+
+T = TypeVar("T")
 
 
 class LakePath(Protocol):
@@ -43,81 +56,202 @@ class LakePath(Protocol):
     def read_text(self, encoding: str | None = ...) -> str: ...
 
 
-class Partition:
-    """One Hive-style partition of one table in the lake."""
+@dataclass(frozen=True)
+class PartitionState:
+    """What a reader (the sensor) finds in a partition: complete only if ``ready``."""
 
-    def __init__(self, root: LakePath, source: str, table: str, key: str, value: str) -> None:
+    path: str
+    committed: bool
+    problems: list[str] = field(default_factory=list)
+    batch_id: str | None = None
+    rows: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.committed and not self.problems
+
+
+class Partition:
+    """One Hive-style partition of one table in the lake.
+
+    ``root`` is a plain path or a :class:`LakeRoot`; every request to the lake is retried by the
+    root's policy, and a retry re-opens the root (fresh credentials) when it can.
+    """
+
+    def __init__(self, root: LakePath | LakeRoot, source: str, table: str, key: str, value: str) -> None:
         self.root = root
+        self.lake = LakeRoot.fixed(root)
         self.source = source
         self.table = table
         self.key = key
         self.value = value
-        self.path: Any = root / source / table / f"{key}={value}"
 
     @property
     def name(self) -> str:
         return f"{self.key}={self.value}"
 
+    @property
+    def path(self) -> Any:
+        """The partition's path under the root as it is now (re-opened roots give new paths)."""
+        return self._under(self.lake.path)
+
+    def _under(self, root: Any) -> Any:
+        return root / self.source / self.table / self.name
+
+    @property
+    def location(self) -> str:
+        """The partition's URL, for messages (no connection id in it, and no request made)."""
+        return f"{self.lake.url}/{self.source}/{self.table}/{self.name}"
+
     def __repr__(self) -> str:
-        return f"Partition({self.path})"
+        return f"Partition({self.location})"
+
+    def _run(self, what: str, request: Callable[[Any], T], *, writing: bool = False) -> T:
+        def on_partition(root: Any) -> T:
+            return request(self._under(root))
+
+        return self.lake.run(f"{what} ({self.location})", on_partition, writing=writing)
 
     # -- state ---------------------------------------------------------------------------------
 
     def is_committed(self) -> bool:
-        return bool((self.path / SUCCESS).exists())
+        return bool(self._run(f"check {SUCCESS}", lambda p: _fresh(p / SUCCESS).exists()))
 
     def read_manifest(self) -> Manifest:
-        target = self.path / MANIFEST
         try:
-            return Manifest.from_json(target.read_text(encoding="utf-8"))
+            text = self._run(f"read {MANIFEST}", lambda p: _fresh(p / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise IncompletePartitionError(f"{self.path}: no {MANIFEST}; the extract has not run") from exc
+            raise IncompletePartitionError(
+                f"{self.location}: no {MANIFEST}; the extract has not run"
+            ) from exc
+        return Manifest.from_json(text)
+
+    def listing(self) -> dict[str, int]:
+        """Every object of the partition with its size (an empty dict when there is none)."""
+        return dict(self._run("list the partition", _sizes))
 
     def missing_files(self, manifest: Manifest) -> list[str]:
         """Files the manifest lists that are absent or have another size, as readable lines."""
-        present = {p.name: p for p in self.path.iterdir()} if self.path.exists() else {}
+        present = self.listing()
         problems = []
         for entry in manifest.files:
-            found = present.get(entry.name)
-            if found is None:
+            size = present.get(entry.name)
+            if size is None:
                 problems.append(f"{entry.name}: missing")
-                continue
-            size = _size(found)
-            if size != entry.bytes:
+            elif size != entry.bytes:
                 problems.append(f"{entry.name}: {size} bytes, manifest says {entry.bytes}")
         return problems
+
+    def state(self) -> PartitionState:
+        """Is the partition committed, and is its manifest complete (every listed file present
+        with its size, and the manifest of the batch ``_SUCCESS`` names)? For readers."""
+        where = self.location
+        try:
+            marker = self._run(f"read {SUCCESS}", lambda p: _fresh(p / SUCCESS).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return PartitionState(where, committed=False)
+        try:
+            manifest = self.read_manifest()
+        except IncompletePartitionError:
+            return PartitionState(where, committed=True, problems=[f"{SUCCESS} without {MANIFEST}"])
+        problems = self.missing_files(manifest)
+        committed_batch = _batch_of(marker)
+        if committed_batch and committed_batch != manifest.batch_id:
+            problems.append(
+                f"{SUCCESS} is of batch {committed_batch}, the manifest of batch {manifest.batch_id}"
+            )
+        return PartitionState(where, True, problems, manifest.batch_id, manifest.rows)
 
     # -- the commit protocol -------------------------------------------------------------------
 
     def begin(self) -> None:
         """Step 1: the partition stops being complete before anything in it changes."""
-        success = self.path / SUCCESS
-        if success.exists():
-            log.info("%s: removing %s before rewriting the partition", self.path, SUCCESS)
-            success.unlink()
+
+        def drop_success(path: Any) -> None:
+            success = _fresh(path / SUCCESS)
+            if success.exists():
+                log.info("%s: removing %s before rewriting the partition", path, SUCCESS)
+                success.unlink(missing_ok=True)
+
+        self._run(f"remove {SUCCESS}", drop_success, writing=True)
 
     def publish(self, staging: Path, names: Sequence[str]) -> None:
         """Step 2: upload the new parts, then remove every other data file of the partition."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._run("create the partition folder", _make_dir, writing=True)
         for name in names:
-            upload(staging / name, self.path / name)
-        keep = set(names)
-        for stale in self.path.iterdir():
-            if stale.name not in keep and stale.name not in (MANIFEST, SUCCESS):
-                log.info("%s: removing stale file %s", self.path, stale.name)
-                stale.unlink()
+            self._run(f"upload {name}", lambda p, name=name: upload(staging / name, p / name), writing=True)
+        keep = {*names, MANIFEST, SUCCESS}
+        for stale in sorted(set(self.listing()) - keep):
+            log.info("%s: removing stale file %s", self.location, stale)
+            self._run(
+                f"remove {stale}", lambda p, stale=stale: (p / stale).unlink(missing_ok=True), writing=True
+            )
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Step 3: the manifest describes exactly the files now in the partition."""
-        _write_text(self.path / MANIFEST, manifest.to_json())
+        self._run(f"write {MANIFEST}", lambda p: _write_text(p / MANIFEST, manifest.to_json()), writing=True)
 
     def commit(self, manifest: Manifest) -> None:
         """Step 4: ``_SUCCESS`` last, once every listed file is there with its size."""
         problems = self.missing_files(manifest)
         if problems:
-            raise IncompletePartitionError(f"{self.path}: not committing: " + "; ".join(problems))
+            raise IncompletePartitionError(f"{self.location}: not committing: " + "; ".join(problems))
         body = {"batch_id": manifest.batch_id, "rows": manifest.rows, "files": len(manifest.files)}
-        _write_text(self.path / SUCCESS, json.dumps(body))
+        self._run(f"write {SUCCESS}", lambda p: _write_text(p / SUCCESS, json.dumps(body)), writing=True)
+
+
+def _is_local(path: Any) -> bool:
+    return getattr(path, "protocol", "file") in LOCAL_PROTOCOLS
+
+
+def _filesystems(path: Any) -> list[Any]:
+    """The fsspec filesystems behind an object-store path (``ObjectStoragePath`` answers some
+    calls through ``.fs`` and delegates others to the ``UPath`` it wraps)."""
+    if _is_local(path):
+        return []
+    found = [getattr(path, "fs", None), getattr(getattr(path, "__wrapped__", None), "fs", None)]
+    unique: list[Any] = []
+    for fs in found:
+        if fs is not None and all(fs is not u for u in unique):
+            unique.append(fs)
+    return unique
+
+
+def _forget_listing(path: Any) -> None:
+    """Drop the filesystems' cached listing of ``path``: s3fs and gcsfs answer ``exists`` and
+    ``iterdir`` from a listing cached by an earlier call, which would hide another process's
+    ``_SUCCESS`` from a sensor that pokes with the same filesystem."""
+    for fs in _filesystems(path):
+        fs.invalidate_cache(str(path.path))
+
+
+def _fresh(path: Any) -> Any:
+    """The path of a file, its folder's cached listing dropped first."""
+    if not _is_local(path):
+        _forget_listing(path.parent)
+    return path
+
+
+def _make_dir(path: Any) -> None:
+    if _is_local(path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def _sizes(path: Any) -> dict[str, int]:
+    _forget_listing(path)
+    try:
+        children = list(path.iterdir())
+    except (FileNotFoundError, NotADirectoryError):  # no object under the prefix (yet)
+        return {}
+    return {child.name: _size(child) for child in children}
+
+
+def _batch_of(marker: str) -> str | None:
+    try:
+        body = json.loads(marker) if marker.strip() else {}
+    except ValueError:
+        return None  # a _SUCCESS written by another tool: its presence is all it says
+    return body.get("batch_id") if isinstance(body, dict) else None
 
 
 def _size(path: Any) -> int:
@@ -134,9 +268,60 @@ def _write_text(target: Any, text: str) -> None:
 
 
 def upload(local: Path, target: Any) -> None:
-    """Copy one local file to the lake."""
-    try:
-        with local.open("rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, COPY_CHUNK)
-    except OSError as exc:
-        raise LakeError(f"upload of {local.name} to {target} failed: {exc}") from exc
+    """Copy one local file to the lake (one attempt: ``Partition.publish`` retries it)."""
+    with local.open("rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, COPY_CHUNK)
+
+
+# -- readers ---------------------------------------------------------------------------------
+
+
+def parse_partition(text: str) -> tuple[str, str]:
+    """``"month=2025-10"`` → ``("month", "2025-10")``, with a message a DAG author can act on."""
+    key, sep, value = str(text).strip().strip("/").partition("=")
+    if not sep or not key or not value or "/" in key or "/" in value:
+        raise ValueError(
+            f"partition {text!r} is not of the form key=value (e.g. month=2025-10, day=2025-10-31, "
+            "snapshot_date=2025-10-31)"
+        )
+    return key, value
+
+
+def list_partitions(root: LakePath | LakeRoot, source: str, table: str) -> list[str]:
+    """The names (``key=value``) of a table's partitions, sorted, through the root's retries
+    (an empty list when the table has none: object stores have no empty folders)."""
+    lake = LakeRoot.fixed(root)
+
+    def names(path: Any) -> list[str]:
+        table_dir = path / source / table
+        _forget_listing(table_dir)
+        try:
+            return sorted(child.name for child in table_dir.iterdir() if "=" in child.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    return list(lake.run(f"list the partitions of {lake.url}/{source}/{table}", names))
+
+
+def partition_states(
+    root: LakePath | LakeRoot, source: str, partitions: dict[str, str]
+) -> dict[str, PartitionState]:
+    """The state of one partition per table (``{table: "key=value"}``), in table order."""
+    return {
+        table: Partition(root, source, table, *parse_partition(partitions[table])).state()
+        for table in sorted(partitions)
+    }
+
+
+__all__ = [
+    "MANIFEST",
+    "SUCCESS",
+    "LakePath",
+    "LakeRoot",
+    "Partition",
+    "PartitionState",
+    "list_partitions",
+    "parse_partition",
+    "partition_states",
+    "upload",
+]

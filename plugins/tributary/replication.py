@@ -28,7 +28,7 @@ from tributary.config import Mode, NullWatermark, Schedule, TableConfig, parse_d
 from tributary.dialects.columns import Column
 from tributary.drift import plan
 from tributary.errors import CatalogError, IncompletePartitionError, ParityError
-from tributary.lake import LakePath, Partition
+from tributary.lake import LakePath, Partition, list_partitions
 from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
 from tributary.parts import write_parts
 from tributary.readers.base import SourceReader
@@ -74,11 +74,7 @@ def table_partition(
 
 def committed_partitions(lake_root: LakePath, source: str, table: str) -> Iterator[Partition]:
     """The table's committed partitions, newest name first (batch ids and dates sort by time)."""
-    table_dir = Partition(lake_root, source, table, "_", "_").path.parent
-    if not table_dir.exists():
-        return
-    names = sorted((p.name for p in table_dir.iterdir() if "=" in p.name), reverse=True)
-    for name in names:
+    for name in reversed(list_partitions(lake_root, source, table)):
         key, value = name.split("=", 1)
         partition = Partition(lake_root, source, table, key, value)
         if partition.is_committed():

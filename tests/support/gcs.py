@@ -21,6 +21,11 @@ from tests.support.pg import free_port
 
 PROJECT = "tributary-test"
 
+# gcsfs 2026 defaults to a filesystem that first asks the Storage Control gRPC API for the
+# bucket's layout; the emulator has no gRPC endpoint, and every call would wait 60 s for it.
+# This must be set before gcsfs is imported.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
 
 @dataclass
 class GcsEmulator:

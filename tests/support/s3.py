@@ -6,7 +6,10 @@ over HTTP through the Amazon provider's filesystem, exactly as it would to S3.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +21,7 @@ from tests.support.pg import free_port
 ACCESS_KEY = "tributary-test-key"
 SECRET_KEY = "tributary-test-secret"
 REGION = "us-east-1"
+_users = itertools.count(1)
 
 
 @dataclass
@@ -45,6 +49,52 @@ class MotoS3:
         """Every key under ``prefix`` with its size."""
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    def _reset_auth(self, count: str) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=count.encode(),
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    @contextlib.contextmanager
+    def iam_enforced(self, bucket: str) -> Iterator[dict[str, str]]:
+        """Inside the block moto checks every request's signature and IAM policy, like S3.
+
+        Yields the keys (``login``, ``password``) of a new IAM user allowed everything on
+        ``bucket`` and nothing else.
+        """
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=REGION,
+        )
+        user = f"lake-writer-{next(_users)}"
+        iam.create_user(UserName=user)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+        iam.put_user_policy(UserName=user, PolicyName="lake", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        self._reset_auth("0")
+        try:
+            yield {"login": key["AccessKeyId"], "password": key["SecretAccessKey"]}
+        finally:
+            self._reset_auth("inf")
 
     def connection_json(
         self,

@@ -1,0 +1,107 @@
+"""The lake's Airflow side: a :class:`~tributary.lake_io.LakeRoot` over Airflow's
+``ObjectStoragePath`` whose filesystem is rebuilt from the Airflow connection each time the root
+is opened (first use, and before every in-place retry).
+
+Airflow caches one filesystem per ``(protocol, conn_id)`` for the life of the process
+(``airflow.sdk.io.store.attach``), and fsspec caches filesystem instances too; a filesystem holds
+the credentials it was built with. Opening the root here drops both cached instances and builds a
+new filesystem through the provider's ``get_fs`` (``S3Hook`` / ``GoogleBaseHook``), so a token
+that expired, or a secret rotated in the connection, is picked up by the next retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow.sdk import BaseHook, ObjectStoragePath
+
+from tributary.lake_io import Kind, LakeAccessError, LakeRoot, RetryPolicy, diagnose
+
+log = logging.getLogger(__name__)
+
+LOCAL = ("file", "local")
+
+
+def protocol_of(url: str) -> str:
+    return urlsplit(url).scheme or "file"
+
+
+def lake_root(url: str, conn_id: str | None = None, *, policy: RetryPolicy | None = None) -> LakeRoot:
+    """The lake at ``url`` (file://, s3://, gs://) with the credentials of ``conn_id``; nothing
+    is opened until the first request (constructors stay free of network calls)."""
+    return LakeRoot(partial(open_lake_path, url, conn_id), url=url, conn_id=conn_id, policy=policy)
+
+
+def open_lake_path(url: str, conn_id: str | None) -> ObjectStoragePath:
+    """``url`` as an ``ObjectStoragePath`` over a filesystem built just now from ``conn_id``."""
+    protocol = protocol_of(url)
+    if protocol in LOCAL:
+        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
+    fs = fresh_filesystem(protocol, conn_id)
+    path = ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
+    wrapped = getattr(path, "__wrapped__", None)
+    if wrapped is not None:
+        # ObjectStoragePath hands the authenticated filesystem to the UPath it wraps only when a
+        # conn_id is given; without one (default credentials) do the same, so both agree.
+        wrapped._fs_cached = fs
+    return path
+
+
+def fresh_filesystem(protocol: str, conn_id: str | None) -> Any:
+    """A new fsspec filesystem for ``protocol`` built from ``conn_id`` by the provider, made the
+    one Airflow's object storage uses for that connection from now on."""
+    from airflow.sdk.io import attach
+    from airflow.sdk.io import store as airflow_store
+    from airflow.sdk.io.fs import get_fs
+
+    alias = f"{protocol}-{conn_id}" if conn_id else protocol
+    cached = airflow_store._STORE_CACHE.get(alias)
+    old = cached.__dict__.get("fs") if cached is not None else None
+    if old is not None:
+        type(old).clear_instance_cache()  # fsspec would hand back the same instance
+    fs = _build(get_fs, protocol, conn_id)
+    if fs is old:  # pragma: no cover - only if a provider caches filesystems of its own
+        type(fs).clear_instance_cache()
+        fs = _build(get_fs, protocol, conn_id)
+    airflow_store._STORE_CACHE.pop(alias, None)
+    attach(protocol, conn_id, fs=fs)
+    log.debug("built a new %s filesystem from connection %r", protocol, conn_id)
+    return fs
+
+
+def _build(get_fs: Any, protocol: str, conn_id: str | None) -> Any:
+    try:
+        if conn_id:
+            # S3Hook falls back to the default credentials (and AWS's endpoints) when the
+            # connection is missing; a lake whose conn_id names nothing must fail instead.
+            BaseHook.get_connection(conn_id)
+        return get_fs(protocol, conn_id)
+    except Exception as exc:
+        if diagnose(exc).kind is not Kind.OTHER:
+            raise  # transient (retried by LakeRoot.run) or a storage refusal it words itself
+        kind = {"s3": "aws", "gs": "google_cloud_platform", "gcs": "google_cloud_platform"}.get(protocol, "")
+        if type(exc).__name__ == "AirflowNotFoundException":
+            raise LakeAccessError(
+                f"the lake connection {conn_id!r} is not defined: create it (Admin > Connections, "
+                f"or the environment variable AIRFLOW_CONN_{(conn_id or '').upper()}) with type "
+                f"{kind or 'matching the lake URL'}, or fix lake.conn_id in the pipeline config"
+            ) from exc
+        raise LakeAccessError(
+            f"cannot build the {protocol}:// filesystem from connection {conn_id!r}: "
+            f"{type(exc).__name__}: {exc}. Fix the connection"
+            + (f" (type {kind})" if kind else "")
+            + " or lake.conn_id in the pipeline config"
+        ) from exc
+
+
+def check_bucket(root: LakeRoot) -> None:
+    """Raise :class:`LakeAccessError` when the bucket of an object-store lake does not exist (or
+    the connection cannot see it): a sensor must not wait for a partition that cannot appear."""
+    if protocol_of(root.url) in LOCAL:
+        return
+    bucket = urlsplit(root.url).netloc
+    # "writing": a missing bucket is what "not found" means here
+    root.run(f"find bucket {bucket!r}", lambda path: path.fs.info(bucket), writing=True)
