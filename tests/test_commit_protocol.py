@@ -72,5 +72,5 @@ def test_commit_refuses_a_partition_with_a_missing_or_truncated_file(tmp_path, s
 
 def test_reading_the_manifest_of_a_partition_never_extracted(tmp_path) -> None:
     partition = Partition(tmp_path, "pos", "sales", "month", "2025-01")
-    with pytest.raises(IncompletePartitionError, match="no _manifest.json"):
+    with pytest.raises(IncompletePartitionError, match=r"no _manifest\.json"):
         partition.read_manifest()

@@ -105,8 +105,25 @@ class SourceConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
     conn_id: Annotated[str, Field(min_length=1, description="the id of an Airflow connection")]
     max_connections: Annotated[int, Field(ge=1, le=64)] = 2
+    # transient source failures (unreachable, timeout, deadlock, connection cut) are retried
+    # this many times, the delay doubling from retry_delay_seconds; permanent ones are not
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     retry_delay_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    require_read_replica: Annotated[
+        bool,
+        Field(
+            description="true or false: true makes every extract and verify refuse to read unless "
+            "the connection reaches a read-only replica (PostgreSQL standby, SQL Server read-only "
+            "or secondary database, SQLite opened with mode=ro)"
+        ),
+    ] = False
+    application_intent: Annotated[
+        Literal["ReadOnly", "ReadWrite"] | None,
+        Field(
+            description="ReadOnly or ReadWrite, for SQL Server sources only: ReadOnly opens sessions "
+            "with read intent, which an availability group listener routes to a readable secondary"
+        ),
+    ] = None
 
 
 class LakeConfig(_Strict):

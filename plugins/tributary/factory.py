@@ -74,6 +74,13 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
     start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(config.end_date, dt.time(), tzinfo=dt.UTC) if config.end_date else None
     lake = {"lake_url": config.lake.resolved_url(), "lake_conn_id": config.lake.conn_id}
+    # every task that opens a source session takes a slot of the source's pool
+    reading = {
+        "source_conn_id": config.source.conn_id,
+        "require_read_replica": config.source.require_read_replica,
+        "application_intent": config.source.application_intent,
+        "pool": config.pool,
+    }
     with DAG(
         dag_id=config.dag_id,
         schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC"),
@@ -96,20 +103,14 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
             with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
                 extract = ExtractTableOperator(
                     task_id="extract",
-                    source_conn_id=config.source.conn_id,
                     compression=config.lake.compression.value,
                     rows_per_file=config.lake.rows_per_file,
-                    pool=config.pool,
+                    **reading,
                     # the state of a watermark table moves one run at a time
                     max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
                     **common,
                 )
-                verify = VerifyPartitionOperator(
-                    task_id="verify",
-                    source_conn_id=config.source.conn_id,
-                    pool=config.pool,
-                    **common,
-                )
+                verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
                 commit = CommitPartitionOperator(
                     task_id="commit",
                     outlets=[bronze_asset(config, table.name)],

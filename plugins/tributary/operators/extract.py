@@ -6,36 +6,32 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from tributary.operators._common import TableTaskOperator, fail_fast, open_reader
+from tributary.operators._common import SourceTaskOperator, fail_fast
 from tributary.replication import RunInfo, extract_table, summary, table_partition
 
 
-class ExtractTableOperator(TableTaskOperator):
+class ExtractTableOperator(SourceTaskOperator):
     """Extract one table for the run's window into its lake partition, without committing it.
 
     Removes the partition's ``_SUCCESS`` first, streams the rows into Parquet parts with the
     audit columns, replaces the partition's files and writes ``_manifest.json``. A watermark
     table reads the rows changed since its committed high watermark into a new ``batch=``
     partition. The DAG's params choose a subset of tables (``tables``) and a full reload of
-    watermark tables (``full_refresh``); a table left out is skipped.
+    watermark tables (``full_refresh``); a table left out is skipped. The source parameters are
+    those of :class:`~tributary.operators._common.SourceTaskOperator`.
 
-    :param source_conn_id: the Airflow connection of the source database (sqlite, postgres, mssql)
     :param compression: Parquet compression: snappy, zstd, gzip or none
     :param rows_per_file: rows per Parquet part file
     """
 
-    template_fields = (*TableTaskOperator.template_fields, "source_conn_id")
-
     def __init__(
         self,
         *,
-        source_conn_id: str,
         compression: str = "snappy",
         rows_per_file: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.source_conn_id = source_conn_id
         self.compression = compression
         self.rows_per_file = rows_per_file
 
@@ -53,7 +49,7 @@ class ExtractTableOperator(TableTaskOperator):
             run_start=getattr(dag_run, "start_date", None),
             full_refresh=bool(params.get("full_refresh")),
         )
-        with fail_fast(), open_reader(self.source_conn_id) as reader:
+        with fail_fast(), self.reader() as reader:
             manifest = extract_table(
                 reader,
                 table,

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.operators._common import TableTaskOperator, fail_fast, open_reader
+from tributary.operators._common import SourceTaskOperator, fail_fast
 from tributary.replication import summary, table_partition, verify_table
 
 
-class VerifyPartitionOperator(TableTaskOperator):
+class VerifyPartitionOperator(SourceTaskOperator):
     """Count the run's window in the source and compare it with the partition's manifest.
 
     A mismatch fails the task with both numbers; so does a manifest whose files are not all in
-    the lake with their sizes. The count is recorded in the manifest.
-
-    :param source_conn_id: the Airflow connection of the source database
+    the lake with their sizes. The count is recorded in the manifest. The source parameters are
+    those of :class:`~tributary.operators._common.SourceTaskOperator`.
     """
-
-    template_fields = (*TableTaskOperator.template_fields, "source_conn_id")
-
-    def __init__(self, *, source_conn_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.source_conn_id = source_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         place = self.place(context)
         table = self.table_config
-        with fail_fast(), open_reader(self.source_conn_id) as reader:
+        with fail_fast(), self.reader() as reader:
             manifest = verify_table(reader, table, batch_id=self.extracted_batch(context), **place)
         partition = table_partition(
             place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
