@@ -206,9 +206,7 @@ def _alter(db: Any) -> None:
 
 
 def _all_partitions(lake: Path) -> Any:
-    return duckdb.sql(
-        f"SELECT * FROM read_parquet('{lake}/crm/customers/*/*.parquet', union_by_name = true)"
-    )
+    return duckdb.sql(f"SELECT * FROM read_parquet('{lake}/crm/customers/*/*.parquet', union_by_name = true)")
 
 
 def test_evolve_adds_columns_keeps_dropped_ones_as_nulls_and_widens(db, tmp_path) -> None:
