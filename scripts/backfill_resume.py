@@ -1,6 +1,7 @@
 """A failed backfill resumes by itself: shown against a real scheduler and API server.
 
-What it does, in a throwaway Airflow home (nothing of the project's .airflow/ or data/ is touched):
+What it does, in a throwaway Airflow home with a throwaway PostgreSQL as its metadata database
+(nothing of the project's .airflow/ or data/ is touched):
 
 1. generates a small demo source (3 months) and breaks one row of February so that February's
    extract fails (a value that is not a decimal in a DECIMAL column);
@@ -17,6 +18,7 @@ backfill resumed as described.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -74,6 +76,7 @@ def settled(env: dict[str, str], expected: set[str]) -> bool:
 
 def main() -> int:
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+    from tests.support.pg import remove_cluster, start_cluster
     from tributary.demo.generate import generate
 
     work = Path(tempfile.mkdtemp(prefix="tributary-backfill-"))
@@ -94,6 +97,11 @@ def main() -> int:
         "tables:\n  - {name: sales, mode: window, date_column: sales_date}\n"
         "  - {name: items, mode: full}\n"
     )
+    # the scheduler, the API server and the CLI write the metadata database at the same time:
+    # a throwaway PostgreSQL, as in production (SQLite locks under that load)
+    metadata = start_cluster()
+    atexit.register(remove_cluster, metadata)
+    metadata.psql("CREATE DATABASE airflow")
     port = free_port()
     env = {
         **os.environ,
@@ -102,6 +110,9 @@ def main() -> int:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+            f"postgresql+psycopg2://postgres@127.0.0.1:{metadata.port}/airflow"
+        ),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
