@@ -149,3 +149,16 @@ def test_the_tables_param_replicates_only_those_tables(pipeline) -> None:
     assert states["sales.extract"] == states["sales.commit"] == "skipped"
     assert (_partition_dir(lake, "items", month) / SUCCESS).exists()
     assert not _partition_dir(lake, "sales", month).exists()
+
+
+def test_a_mistyped_table_in_the_tables_param_fails_the_run_naming_it(pipeline, caplog, capfd) -> None:
+    dag, lake, _ = pipeline
+    month = MONTHS[0]
+    run = dag.test(logical_date=month, run_conf={"tables": ["itemz"]})
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["items.extract"] == "failed"
+    out, err = capfd.readouterr()  # the task's log goes to the process's stdout/stderr
+    logged = "\n".join([caplog.text, out, err])
+    assert "['itemz'], which are not tables of replicate_pos" in logged
+    assert not (lake / "pos").exists() or not any((lake / "pos").rglob("_SUCCESS"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tributary.operators._common import SourceTaskOperator, fail_fast
 from tributary.replication import RunInfo, extract_table, summary, table_partition
@@ -40,6 +40,13 @@ class ExtractTableOperator(SourceTaskOperator):
         table = self.table_config
         params = context.get("params") or {}
         chosen = params.get("tables") or []
+        known = {t.table_config.name for t in self.dag.tasks if isinstance(t, ExtractTableOperator)}
+        unknown = sorted(set(chosen) - known)
+        if unknown:
+            raise AirflowFailException(
+                f"the `tables` param names {unknown}, which are not tables of {self.dag_id}; "
+                f"its tables are {sorted(known)}"
+            )
         if chosen and table.name not in chosen:
             raise AirflowSkipException(f"table {table.name} is not in this run's `tables` param {chosen}")
         dag_run = context.get("dag_run")
