@@ -284,8 +284,23 @@ def test_several_mistakes_give_one_line_each_in_file_order(tmp_path: Path) -> No
             "tags: &t [a, *t]\ntables: [{name: t, mode: full}]\n",
             r"pipeline\.yaml, line 4, key tags\[1\]: not text",
         ),
+        (
+            "source: {name: pos, conn_id: c, max_connections: 2}\nlake: {url: data/lake}\n"
+            "start_date: 2025-01-01\ntables:\n  - {name: t, mode: full}\n"
+            "  - {name: u, mode: full, sessions: 3}\n",
+            r"line 6, key tables\[1\]\.sessions: table 'u' asks for 3 sessions, more than the source's pool "
+            r"has slots \(max_connections: 2\); got 3; allowed: 1 to 2, or raise source\.max_connections",
+        ),
     ],
-    ids=["empty-file", "source-not-a-mapping", "no-tables", "retries-not-a-number", "tab", "self-alias"],
+    ids=[
+        "empty-file",
+        "source-not-a-mapping",
+        "no-tables",
+        "retries-not-a-number",
+        "tab",
+        "self-alias",
+        "sessions-over-the-pool",
+    ],
 )
 def test_other_shapes_of_mistake(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "pipeline.yaml"

@@ -164,6 +164,19 @@ def test_a_config_whose_dag_cannot_be_built_does_not_hide_the_others(
         dags["tributary_config_errors"].validate()
 
 
+def test_an_extract_over_several_sessions_holds_a_pool_slot_for_each(tmp_path: Path) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_text(
+        "source: {name: wide, conn_id: wide_db, max_connections: 4}\nlake: {url: data/lake}\n"
+        "start_date: 2025-01-01\ntables:\n  - {name: big, mode: full, sessions: 3}\n"
+        "  - {name: small, mode: window, date_column: at}\n"
+    )
+    dag = build_dag(load_config(path), path)
+    assert dag.get_task("big.extract").pool_slots == 3
+    assert dag.get_task("small.extract").pool_slots == 1
+    assert dag.get_task("big.verify").pool_slots == 1, "verify counts over one session"
+
+
 # --- parse time: YAML only, within budget --------------------------------------------------
 
 

@@ -164,6 +164,15 @@ class TableConfig(_Strict):
     primary_key: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
+    sessions: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=16,
+            description="source sessions one extract may hold (PostgreSQL: a whole table as parallel "
+            "ctid ranges, a window as that many slices); each is a slot of the source pool",
+        ),
+    ] = 1
 
     @field_validator("lookback", "safety_lag")
     @classmethod
@@ -244,6 +253,15 @@ class PipelineConfig(_Strict):
                     key=("tables", index, "name"),
                     got=_show(table.name),
                     allowed="each table once",
+                )
+        for index, table in enumerate(self.tables):
+            if table.sessions > self.source.max_connections:
+                raise _config_error(
+                    f"table {table.name!r} asks for {table.sessions} sessions, more than the source's "
+                    f"pool has slots (max_connections: {self.source.max_connections})",
+                    key=("tables", index, "sessions"),
+                    got=_show(table.sessions),
+                    allowed=f"1 to {self.source.max_connections}, or raise source.max_connections",
                 )
         if self.end_date and self.end_date <= self.start_date:
             raise _config_error(

@@ -43,6 +43,11 @@ class DriftPlan:
     schema: pa.Schema  # the schema written (without audit columns)
     changes: list[str] = field(default_factory=list)
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether the source's columns are written as they are read (no drift to conform)."""
+        return [(f.name, f.type) for f in self.schema] == [(c.name, c.arrow_type) for c in self.read]
+
     def conform(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Source batches (of ``read``) as batches of ``schema``: dropped columns as nulls,
         types cast to the written ones."""

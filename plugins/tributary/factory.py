@@ -106,6 +106,8 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
             with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
                 extract = ExtractTableOperator(
                     task_id="extract",
+                    # an extract over several source sessions holds a pool slot for each
+                    pool_slots=table.sessions,
                     compression=config.lake.compression.value,
                     rows_per_file=config.lake.rows_per_file,
                     **reading,

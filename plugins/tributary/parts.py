@@ -6,14 +6,17 @@ Parquet row groups as they arrive, and a new part file starts every ``rows_per_f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tributary.audit import Audit, add_audit, with_audit_schema
@@ -114,3 +117,57 @@ def write_parts(
         total / elapsed,
     )
     return parts
+
+
+def adopt_parts(folder: Path, staging: Path, batch_id: str) -> list[PartFile]:
+    """The files another engine wrote into ``folder`` (``part0.parquet``, ``part1.parquet``, ...),
+    renamed to their part names in ``staging``, with their rows read from the footers."""
+    if not folder.is_dir():
+        return []
+    written = sorted(folder.glob("part*.parquet"), key=lambda f: int(f.stem.removeprefix("part")))
+    parts = []
+    for index, path in enumerate(written):
+        final = path.rename(staging / part_name(batch_id, index))
+        rows = pq.read_metadata(final).num_rows
+        parts.append(PartFile(final.name, rows, final.stat().st_size, _sha256(final)))
+    folder.rmdir()
+    return parts
+
+
+@contextlib.contextmanager
+def progress(folder: Path, rows_per_file: int, label: str) -> Iterator[None]:
+    """Log, every ``PROGRESS_EVERY_SECONDS``, how far another engine writing parts into
+    ``folder`` has got, for as long as the block runs; then the total and the rate."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def report() -> None:
+        while not done.wait(PROGRESS_EVERY_SECONDS):
+            files = len(list(folder.glob("part*.parquet"))) if folder.is_dir() else 0
+            log.info(
+                "%s: %.0f s, %d part file(s) begun (up to %d rows each)",
+                label,
+                time.monotonic() - started,
+                files,
+                rows_per_file,
+            )
+
+    thread = threading.Thread(target=report, name="tributary-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+    log.info("%s: the parts were written in %.1f s", label, time.monotonic() - started)
+
+
+def column_max(paths: Iterable[Path], column: str) -> object:
+    """The largest value of ``column`` in the Parquet files (None if all NULL or no rows)."""
+    top = None
+    for path in paths:
+        values = pq.ParquetFile(path).read(columns=[column]).column(column)
+        value = pc.max(values).as_py()
+        if value is not None and (top is None or value > top):
+            top = value
+    return top

@@ -30,7 +30,7 @@ from tributary.drift import plan
 from tributary.errors import CatalogError, IncompletePartitionError, ParityError
 from tributary.lake import LakePath, Partition, list_partitions
 from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
-from tributary.parts import write_parts
+from tributary.parts import column_max, write_parts
 from tributary.readers.base import SourceReader
 from tributary.windows import Window, partition_for
 
@@ -132,13 +132,18 @@ class _HighWatermark:
 
     def track(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            top = pc.max(batch.column(self.column)).as_py()
-            if top is not None:
-                if not isinstance(top, dt.datetime):
-                    top = dt.datetime.combine(top, dt.time())
-                top = _utc(top)
-                self.value = top if self.value is None else max(self.value, top)
+            self._see(pc.max(batch.column(self.column)).as_py())
             yield batch
+
+    def track_files(self, paths: Iterable[Path]) -> None:
+        self._see(column_max(paths, self.column))
+
+    def _see(self, top: Any) -> None:
+        if top is not None:
+            if not isinstance(top, dt.datetime):
+                top = dt.datetime.combine(top, dt.time())
+            top = _utc(top)
+            self.value = top if self.value is None else max(self.value, top)
 
 
 def _check_watermark_column(table: TableConfig, columns: list[Column]) -> None:
@@ -224,20 +229,39 @@ def extract_table(
 
     partition.begin()
     tracker = _HighWatermark(table.watermark_column or "")
-    batches: Iterable[pa.RecordBatch] = reader.batches(table, drift.read, read_window)
-    if table.mode is Mode.watermark:
-        batches = tracker.track(batches)
     with tempfile.TemporaryDirectory(prefix="tributary-", dir=staging_dir) as tmp:
         staging = Path(tmp)
-        parts = write_parts(
-            drift.conform(batches),
-            schema=drift.schema,
-            audit=audit,
-            staging=staging,
-            compression=compression,
-            rows_per_file=rows_per_file,
-            label=label,
-        )
+        parts = None
+        if drift.is_identity:
+            # the reader's own engine, if it has one (PostgreSQL: DuckDB writes the Parquet)
+            parts = reader.write_parquet(
+                table,
+                drift.read,
+                read_window,
+                audit=audit,
+                staging=staging,
+                compression=compression,
+                rows_per_file=rows_per_file,
+                sessions=table.sessions,
+                label=label,
+            )
+            if parts is not None and table.mode is Mode.watermark:
+                tracker.track_files([staging / p.name for p in parts])
+        if not parts:  # no engine of its own, or no rows (the empty part carries the schema)
+            batches: Iterable[pa.RecordBatch] = ()
+            if parts is None:
+                batches = reader.batches(table, drift.read, read_window)
+                if table.mode is Mode.watermark:
+                    batches = tracker.track(batches)
+            parts = write_parts(
+                drift.conform(batches),
+                schema=drift.schema,
+                audit=audit,
+                staging=staging,
+                compression=compression,
+                rows_per_file=rows_per_file,
+                label=label,
+            )
         partition.publish(staging, [p.name for p in parts])
     if table.mode is Mode.watermark:
         # a run that found nothing new keeps the state where it was

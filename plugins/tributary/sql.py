@@ -11,13 +11,20 @@ pass a mapping, if an empty one -- so a ``%`` in a PostgreSQL identifier is writ
 pymssql replaces ``%(name)s`` by a regular expression and leaves any other ``%`` alone, with no
 way to escape one: an identifier that contains something shaped like a placeholder is refused.
 SQLite (``:name``) and DuckDB (``$name``) parse parameters themselves, outside quoted names.
+
+DuckDB statements may instead be rendered with ``values=``: ``bind(name)`` then writes the value
+as a typed SQL literal. DuckDB's Python module imports pandas (~35 MiB) the first time a statement
+is given parameters, and the values bound here are Tributary's own (window bounds, audit values,
+paths), all of types with an exact literal form.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +70,34 @@ def _ident_filter(dialect: Dialect) -> Callable[[str], str]:
     return dialect.quote
 
 
-def render(dialect: Dialect, statement: str, **context: Any) -> str:
-    """The text of ``statement`` for ``dialect``; values stay out of it (see ``bind``)."""
+def duckdb_literal(value: Any) -> str:
+    """``value`` as a DuckDB SQL literal of its own type."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | decimal.Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+        return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    raise TypeError(f"no DuckDB literal for a {type(value).__name__}: {value!r}")
+
+
+def render(
+    dialect: Dialect, statement: str, *, values: Mapping[str, Any] | None = None, **context: Any
+) -> str:
+    """The text of ``statement`` for ``dialect``; values stay out of it (see ``bind``), unless
+    ``values`` are given for a DuckDB statement: then they are written as literals."""
     template = _environment().get_template(f"{dialect.name}/{statement}.sql")
-    return template.render(
-        ident=_ident_filter(dialect),
-        bind=dialect.placeholder,
-        **context,
-    ).strip()
+    bind = dialect.placeholder
+    if values is not None:
+        if dialect.name != "duckdb":
+            raise ValueError(f"values are written into {dialect.name} SQL only as bind parameters")
+        bind = lambda name: duckdb_literal(values[name])  # noqa: E731
+    return template.render(ident=_ident_filter(dialect), bind=bind, **context).strip()

@@ -18,8 +18,10 @@ from typing import Any
 
 import psycopg2
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from tributary.audit import AUDIT_FIELDS, Audit
 from tributary.config import TableConfig
 from tributary.dialects import postgres_types
 from tributary.dialects.columns import SourceColumn, schema_of
@@ -332,6 +334,36 @@ def test_a_table_of_many_types_reads_the_same_through_both_engines(mixed_db, con
     fallback = read(by_scanner, everything, all_columns)
     assert_same_table(fallback.select(["id", *scanned]), cursor_table)
     assert fallback.column("free").to_pylist()[:2] == ["0.5", "1.5"]
+
+
+def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_path) -> None:
+    """The extract's own path: DuckDB writes the Parquet (``write_parquet``). The files must hold
+    the same table as the streamed batches, column for column of the mapped Arrow type, and
+    the audit columns of the batch."""
+    scanned = [f"c_{c.id}" for c in MIXED]
+    table = TableConfig(name="mixed", schema=SCHEMA, mode="full", columns=["id", *scanned], batch_size=1000)
+    reader = PostgresReader(conn, conn_id="t", libpq=libpq(mixed_db))
+    columns = reader.describe(table)
+    audit = Audit("b1", _utc(2026, 1, 2, 3, 4, 5), "pos")
+    parts = reader.write_parquet(table, columns, None, audit=audit, staging=tmp_path)
+    assert parts is not None and [p.name for p in parts] == ["part-b1-00000.parquet"]
+    written = pq.read_table(tmp_path / parts[0].name)
+    assert parts[0].rows == written.num_rows == max(len(c.values) for c in MIXED) + 1
+
+    expected = read(PostgresReader(conn, conn_id="t"), table, columns)
+    data = written.select(expected.column_names).sort_by("id")
+    assert [(f.name, f.type) for f in data.schema] == [(f.name, f.type) for f in expected.schema]
+    assert rows(data) == rows(expected)
+    assert written.schema.names[len(columns) :] == [f.name for f in AUDIT_FIELDS]
+    assert written.schema.field("_ingestion_time").type == pa.timestamp("us", tz="UTC")
+    assert set(written.column("_batch_id").to_pylist()) == {"b1"}
+    assert set(written.column("_ingestion_time").to_pylist()) == {audit.ingestion_time}
+    assert written.column("_source_file").null_count == written.num_rows
+
+    # a column the scanner cannot read exactly: no DuckDB-written parts, the caller streams
+    everything = TableConfig(name="mixed", schema=SCHEMA, mode="full", batch_size=1000)
+    assert reader.write_parquet(everything, reader.describe(everything), None, audit=audit,
+                                staging=tmp_path / "none") is None  # fmt: skip
 
 
 # -- values a decimal cannot hold -------------------------------------------------------------

@@ -14,6 +14,7 @@ import datetime as dt
 import re
 import sqlite3
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from tributary.dialects import DUCKDB, MSSQL, POSTGRES, SQLITE, Dialect
 from tributary.dialects.columns import Column, SourceColumn
 from tributary.errors import ConfigError
 from tributary.readers.mssql import MsSqlReader
-from tributary.sql import SQL_DIR, render
+from tributary.sql import SQL_DIR, duckdb_literal, render
 
 DIALECTS = (SQLITE, POSTGRES, MSSQL, DUCKDB)
 
@@ -60,7 +61,7 @@ PLACEHOLDER = {
     "mssql": re.compile(r"%\((\w+)\)s"),
     "duckdb": re.compile(r"\$(\w+)"),
 }
-PARAMETERS = {"schema", "table", "window_start", "window_end"}
+PARAMETERS = {"schema", "table", "window_start", "window_end", "target"}  # target: a COPY's output
 BIND = {"sqlite": ":{}", "postgres": "%({})s", "mssql": "%({})s", "duckdb": "${}"}
 
 
@@ -314,3 +315,38 @@ def test_postgres_statements_run(pg_connection: Any) -> None:
     assert catalog == [*COLUMNS, DATE_COLUMN]
     assert selected == ["order-1", "order-2"]
     assert (counted, everything) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "it's 名前 😀 \\ %s $1",
+        "",
+        None,
+        True,
+        -(2**63),
+        Decimal("-12345678901234.56"),
+        dt.datetime(2025, 1, 31, 23, 59, 59, 999999),
+        dt.datetime(2025, 2, 1, 5, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.date(2025, 2, 28),
+    ],
+    ids=repr,
+)
+def test_a_duckdb_literal_reads_back_as_the_value(value: Any) -> None:
+    """The values DuckDB statements carry as literals (no parameters: see tributary.sql)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")  # a session zone must not shift an instant
+    (got,) = con.execute(f"SELECT {duckdb_literal(value)}").fetchone()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        assert got == value and got.utcoffset() is not None
+    else:
+        assert got == value and type(got) is type(value)
+
+
+def test_duckdb_values_are_literals_and_other_dialects_refuse_them() -> None:
+    window = {"window_start": dt.date(2025, 1, 1), "window_end": dt.date(2025, 2, 1), "schema": "x"}
+    sql = render(DUCKDB, "select_attached", values=window, **context(DATE_COLUMN))
+    assert "DATE '2025-01-01'" in sql and "DATE '2025-02-01'" in sql
+    assert not PLACEHOLDER["duckdb"].search(outside_identifiers(DUCKDB, sql))
+    with pytest.raises(ValueError, match="only as bind parameters"):
+        render(POSTGRES, "select", values=window, **context(DATE_COLUMN))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from tributary.audit import Audit
 from tributary.config import TableConfig
 from tributary.dialects import Dialect
 from tributary.dialects.columns import Column, SourceColumn, schema_of
 from tributary.errors import CatalogError
+from tributary.parts import PartFile
 from tributary.readers.arrow import rows_to_batch
 from tributary.sql import render
 from tributary.windows import Window
@@ -167,6 +170,24 @@ class SourceReader:
                 yield rows_to_batch(rows, schema)
         finally:
             cursor.close()
+
+    def write_parquet(
+        self,
+        table: TableConfig,
+        columns: list[Column],
+        window: Window | None,
+        *,
+        audit: Audit,
+        staging: Path,
+        compression: str = "snappy",
+        rows_per_file: int = 1_000_000,
+        sessions: int = 1,
+        label: str = "",
+    ) -> list[PartFile] | None:
+        """Write the rows of ``window`` as Parquet parts (audit columns included) into
+        ``staging`` with an engine of the reader's own, if it has one; None if not, and the
+        caller streams ``batches`` through ``write_parts``."""
+        return None
 
     def cursor_for_streaming(self) -> Any:
         """A cursor that fetches from the server in chunks, not the whole result at once."""

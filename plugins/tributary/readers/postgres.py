@@ -11,17 +11,22 @@ which selects such columns as PostgreSQL's text of the value.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from tributary.config import TableConfig
+from tributary.audit import AUDIT_FIELDS, Audit
+from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
 from tributary.errors import SourceError, TypeMappingError
+from tributary.parts import PartFile, adopt_parts, progress
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -36,6 +41,15 @@ _SCANNER_EXACT = {
     "timestamp without time zone", "timestamp with time zone",
 }  # fmt: skip
 _ALIAS = "src"
+# read by the scanner as DuckDB types that Parquet would carry as their own logical types
+_CAST_TO_VARCHAR = {"uuid", "json", "jsonb"}
+_DUCKDB_AUDIT_TYPES = {
+    "_batch_id": "VARCHAR",
+    "_ingestion_time": "TIMESTAMPTZ",
+    "_source_system": "VARCHAR",
+    "_source_file": "VARCHAR",
+    "_file_modified_time": "TIMESTAMPTZ",
+}
 _LIBPQ_KEYS = ("host", "port", "user", "password", "dbname", "sslmode")
 
 
@@ -73,6 +87,19 @@ def duckdb_connection() -> Any:
         con.execute("INSTALL postgres")
     con.execute("LOAD postgres")
     return con
+
+
+def _slices(params: dict[str, Any], window: Window | None, count: int) -> list[dict[str, Any]]:
+    """The bind values of ``count`` equal slices of a closed window (else just ``params``)."""
+    start, end = params.get("window_start"), params.get("window_end")
+    if count <= 1 or window is None or window.include_nulls or start is None or end is None:
+        return [params]
+    step = (end - start) / count
+    if isinstance(start, dt.date) and not isinstance(start, dt.datetime):
+        step = dt.timedelta(days=max(1, step.days))
+    bounds = [start + step * i for i in range(count)] + [end]
+    bounds = sorted(set(b if b < end else end for b in bounds))
+    return [{"window_start": a, "window_end": b} for a, b in itertools.pairwise(bounds)]
 
 
 def _scanner_exact(column: Column) -> bool:
@@ -166,6 +193,74 @@ class PostgresReader(SourceReader):
             log.info("%s: reading through a psycopg2 server-side cursor", table.name)
             yield from self._cursor_batches(table, columns, window)
 
+    def write_parquet(
+        self,
+        table: TableConfig,
+        columns: list[Column],
+        window: Window | None,
+        *,
+        audit: Audit,
+        staging: Path,
+        compression: str = "snappy",
+        rows_per_file: int = 1_000_000,
+        sessions: int = 1,
+        label: str = "",
+    ) -> list[PartFile] | None:
+        """DuckDB reads the rows through the scanner and writes the parts itself.
+
+        About a third less client CPU than handing Arrow batches to pyarrow's writer, and no row
+        crosses into Python. ``sessions`` > 1 reads a whole table as parallel ctid ranges, or a
+        window as as many slices of its bounds, over that many PostgreSQL sessions. None when
+        the scanner cannot read the columns exactly: the caller streams batches instead.
+        """
+        if not self.scanner_can_read(columns):
+            return None
+        import duckdb
+
+        context, params = self._context(table, columns, window)
+        selects = [
+            render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context)
+            for bounds in _slices(params, window, sessions if table.mode is Mode.window else 1)
+        ]
+        folder = staging / f"duckdb-{audit.batch_id}"
+        audit_values = dict(zip((f.name for f in AUDIT_FIELDS), audit.values(), strict=True))
+        sql = render(
+            DUCKDB,
+            "copy_parquet",
+            values={**audit_values, "target": str(folder)},
+            columns=context["columns"],
+            varchar_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
+            audit_columns=[(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
+            selects=selects,
+            compression="UNCOMPRESSED" if compression == "none" else compression.upper(),
+            row_group_size=table.batch_size,
+            row_groups_per_file=max(1, rows_per_file // table.batch_size),
+        )
+        settings = render(DUCKDB, "scanner_settings", sessions=sessions, ctid_scan=window is None)
+        log.info(
+            "%s: DuckDB reads through the postgres scanner over %d session(s) and writes the parts",
+            label or table.name,
+            sessions,
+        )
+        self.release()  # the catalog session is not needed while DuckDB reads
+        con = duckdb_connection()
+        try:
+            with progress(folder, rows_per_file, label or table.name):
+                con.execute(settings)
+                with libpq_environment(self.libpq):
+                    con.execute(
+                        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
+                    )
+                    con.execute(sql)
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
+                f"(connection {self.conn_id!r}) failed: {exc}"
+            ) from exc
+        finally:
+            con.close()
+        return adopt_parts(folder, staging, audit.batch_id)
+
     def _scanner_batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
     ) -> Iterator[pa.RecordBatch]:
@@ -173,7 +268,7 @@ class PostgresReader(SourceReader):
 
         context, params = self._context(table, columns, window)
         schema = schema_of(columns)
-        sql = render(DUCKDB, "select_attached", alias=_ALIAS, **context)
+        sql = render(DUCKDB, "select_attached", alias=_ALIAS, values=params, **context)
         # the catalog session is not needed while DuckDB reads: one session, one pool slot
         self.release()
         con = duckdb_connection()
@@ -185,9 +280,9 @@ class PostgresReader(SourceReader):
                 # not outlive this block while the caller holds the generator.
                 with libpq_environment(self.libpq):
                     con.execute(
-                        render(DUCKDB, "attach_postgres", alias=_ALIAS), {"schema": context["schema"]}
+                        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
                     )
-                    reader = con.execute(sql, params).to_arrow_reader(table.batch_size)
+                    reader = con.execute(sql).to_arrow_reader(table.batch_size)
                 for batch in reader:
                     yield batch.cast(schema) if batch.schema != schema else batch
             except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
