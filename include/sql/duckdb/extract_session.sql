@@ -1,0 +1,2 @@
+{# Window bounds are UTC instants: compare dates and timestamps against them in UTC. #}
+SET TimeZone = 'UTC'

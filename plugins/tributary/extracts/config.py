@@ -1,0 +1,665 @@
+"""Extract definitions: YAML files in ``include/pipelines/extracts/`` read into strict models.
+
+One file holds a list of extracts; each names its source object, the file it becomes and where
+that file goes. Errors name the file, the line, the key path, the value and what is allowed, as
+the pipeline configs' do (the helpers of :mod:`tributary.config` word them). Parse time reads the
+YAML (and checks that a query file exists) and nothing else.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import difflib
+import os
+import re
+import typing
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+from tributary.config import (
+    _PROBLEMS,
+    LAKE_URLS,
+    NAME_PATTERN,
+    NAME_RULE,
+    PROJECT_ROOT,
+    Loc,
+    _allowed,
+    _config_error,
+    _duplicate_key,
+    _error_line,
+    _is_model,
+    _key_path,
+    _keys,
+    _line_of,
+    _parse,
+    _show,
+    _Strict,
+    _unwrap,
+)
+from tributary.errors import ConfigError
+from tributary.transform.project import WAREHOUSE_CONN_ID
+
+DEFAULT_EXTRACTS_DIR = PROJECT_ROOT / "include" / "pipelines" / "extracts"
+EXTRACTS_DIR_ENV = "TRIBUTARY_EXTRACTS_DIR"
+DEFAULT_GROUP = "default"
+TARGET_SCHEMES = ("file", "s3", "gs")
+
+
+class ObjectType(StrEnum):
+    """What an extract reads."""
+
+    table = "table"
+    view = "view"
+    query = "query"  # a SELECT in a .sql file next to the definitions
+    function = "function"  # a set-returning function (PostgreSQL), table macro (DuckDB), TVF (SQL Server)
+    procedure = "procedure"  # a stored procedure's first result set (SQL Server)
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    tsv = "tsv"
+    parquet = "parquet"
+
+
+class Quoting(StrEnum):
+    """When a CSV/TSV value is put in quotes. NULL is never quoted, so it stays apart from ``""``."""
+
+    minimal = "minimal"  # only values holding the delimiter, the quote, a line break, or empty text
+    all = "all"  # every value that is not NULL
+    none = "none"  # never; a value that would need quotes fails the extract
+
+
+class LineTerminator(StrEnum):
+    lf = "lf"
+    crlf = "crlf"
+
+
+FILE_TOKENS = {
+    "name": "the extract's name",
+    "group": "its execution group",
+    "ext": "csv, tsv or parquet, plus .gz or .zst when compressed",
+    "ds": "the window's first day, YYYY-MM-DD (Airflow's ds)",
+    "ds_nodash": "the window's first day, YYYYMMDD",
+    "run_date": "the window's first day, a date: {run_date:%Y%m%d}",
+    "window_start": "the window's start, a UTC datetime: {window_start:%Y-%m-%d}",
+    "window_end": "the window's end (exclusive), a UTC datetime",
+}
+_TOKENS_ALLOWED = (
+    "tokens " + ", ".join("{" + t + "}" for t in FILE_TOKENS) + " (dates take a strftime format)"
+)
+_TEXT_ONLY = (
+    *("header", "delimiter", "quote_char", "quoting", "line_terminator", "encoding"),
+    *("null_value", "date_format", "timestamp_format"),
+)
+PARAMETER_TOKENS = ("{window_start}", "{window_end}", "{window_start_date}", "{window_end_date}")
+
+Scalar = str | int | float | bool | dt.date | None
+_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def sample_tokens() -> dict[str, Any]:
+    start = dt.datetime(2025, 1, 31, tzinfo=dt.UTC)
+    return file_tokens("example", DEFAULT_GROUP, "csv", start, start + dt.timedelta(days=1))
+
+
+def file_tokens(
+    name: str, group: str, ext: str, window_start: dt.datetime, window_end: dt.datetime
+) -> dict[str, Any]:
+    """The values of the file-name tokens for one run of one extract."""
+    return {
+        "name": name,
+        "group": group,
+        "ext": ext,
+        "ds": window_start.strftime("%Y-%m-%d"),
+        "ds_nodash": window_start.strftime("%Y%m%d"),
+        "run_date": window_start.date(),
+        "window_start": window_start,
+        "window_end": window_end,
+    }
+
+
+class SourceSpec(_Strict):
+    conn_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="an Airflow connection (duckdb, postgres, mssql or sqlite); default the "
+            f"warehouse, {WAREHOUSE_CONN_ID}",
+        ),
+    ] = WAREHOUSE_CONN_ID
+    object_type: ObjectType
+    schema_: Annotated[str | None, Field(alias="schema", min_length=1)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    query_file: Annotated[
+        str | None,
+        Field(min_length=1, description="a .sql file with one SELECT, relative to this YAML file's folder"),
+    ] = None
+    parameters: Annotated[
+        dict[str, Scalar],
+        Field(
+            description="a mapping of argument name to value, in the function's argument order; a value "
+            "may be " + ", ".join(PARAMETER_TOKENS)
+        ),
+    ] = Field(default_factory=dict)
+    columns: Annotated[list[str] | None, Field(min_length=1)] = None
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _scalar_parameters(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key, item in value.items():
+            if not isinstance(key, str) or not _PARAMETER_NAME.match(key):
+                raise _config_error(
+                    f"parameter name {key!r} is not a plain name",
+                    key=(str(key),),
+                    got=_show(key),
+                    allowed="letters, digits and _, starting with a letter or _",
+                )
+            if isinstance(item, dict | list):
+                raise _config_error(
+                    f"parameter {key!r} must be one value",
+                    key=(key,),
+                    got=_show(item),
+                    allowed="text, a number, true/false, a date, null, or " + ", ".join(PARAMETER_TOKENS),
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _keys_of_type(self) -> SourceSpec:
+        kind = self.object_type
+        if kind is ObjectType.query:
+            if not self.query_file:
+                raise _config_error(
+                    "object_type 'query' needs query_file, the .sql file that holds the SELECT",
+                    key=("query_file",),
+                    got="no query_file",
+                    allowed="query_file: queries/<name>.sql (relative to this YAML file)",
+                )
+            for key in ("name", "schema_"):
+                if getattr(self, key) is not None:
+                    raise _config_error(
+                        "object_type 'query' reads its query_file and takes no " + key.rstrip("_"),
+                        key=(key.rstrip("_"),),
+                        got=_show(getattr(self, key)),
+                        allowed=f"remove {key.rstrip('_')}",
+                    )
+        else:
+            if not self.name:
+                raise _config_error(
+                    f"object_type {kind.value!r} needs name, the {kind.value}'s name in the source",
+                    key=("name",),
+                    got="no name",
+                    allowed=f"name: <{kind.value} name> (and schema: <schema> if not the default)",
+                )
+            if self.query_file:
+                raise _config_error(
+                    f"object_type {kind.value!r} takes no query_file",
+                    key=("query_file",),
+                    got=_show(self.query_file),
+                    allowed="remove query_file, or use object_type 'query'",
+                )
+        if self.parameters and kind not in (ObjectType.function, ObjectType.procedure):
+            raise _config_error(
+                f"object_type {kind.value!r} takes no parameters",
+                key=("parameters",),
+                got=_show(self.parameters),
+                allowed="remove parameters (functions and procedures take them)",
+            )
+        if kind is ObjectType.procedure and self.columns:
+            raise _config_error(
+                "a procedure's result set cannot be narrowed to columns",
+                key=("columns",),
+                got=_show(self.columns),
+                allowed="remove columns; select them in the procedure",
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.object_type is ObjectType.query:
+            return f"query {self.query_file}"
+        where = f"{self.schema_}." if self.schema_ else ""
+        return f"{self.object_type.value} {where}{self.name}"
+
+
+class Incremental(_Strict):
+    date_column: Annotated[
+        str, Field(min_length=1, description="the date or timestamp column that places a row in a window")
+    ]
+
+
+class FileSpec(_Strict):
+    format: FileFormat
+    name: Annotated[str, Field(min_length=1, description=_TOKENS_ALLOWED)] = "{name}_{ds_nodash}.{ext}"
+    header: bool = True
+    delimiter: Annotated[
+        str | None, Field(description="one character (default , for csv, a tab for tsv)")
+    ] = None
+    quote_char: Annotated[str, Field(description="one character")] = '"'
+    quoting: Quoting = Quoting.minimal
+    line_terminator: LineTerminator = LineTerminator.lf
+    encoding: Annotated[
+        str, Field(description="a Python codec name: utf-8, utf-8-sig (with a BOM), latin-1, cp1252, utf-16")
+    ] = "utf-8"
+    null_value: Annotated[str, Field(description="the text written for NULL (default: nothing)")] = ""
+    date_format: Annotated[str | None, Field(description="a strftime format, e.g. %d/%m/%Y")] = None
+    timestamp_format: Annotated[
+        str | None, Field(description="a strftime format, e.g. %Y-%m-%dT%H:%M:%S")
+    ] = None
+    compression: Annotated[
+        Literal["none", "gzip", "zstd", "snappy"] | None,
+        Field(
+            description="csv, tsv: none (default), gzip, zstd; parquet: snappy (default), zstd, gzip, none"
+        ),
+    ] = None
+
+    @field_validator("delimiter", "quote_char")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value in "\r\n"):
+            raise _config_error(
+                "must be one character, not a line break", got=_show(value), allowed="one character"
+            )
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise _config_error(
+                f"unknown encoding {value!r}",
+                got=_show(value),
+                allowed="a Python codec name: utf-8, utf-8-sig, latin-1, cp1252, utf-16",
+            ) from None
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _known_tokens(cls, value: str) -> str:
+        try:
+            rendered = value.format(**sample_tokens())
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise _config_error(
+                f"the file name has an unknown token or format ({type(exc).__name__}: {exc})",
+                got=_show(value),
+                allowed=_TOKENS_ALLOWED,
+            ) from None
+        parts = rendered.split("/")
+        if rendered.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise _config_error(
+                "the file name must stay inside the target folder",
+                got=_show(value),
+                allowed="a relative name; '/' makes subfolders, no '..' and no leading '/'",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _format_keys(self) -> FileSpec:
+        given = self.model_fields_set
+        if self.format is FileFormat.parquet:
+            text_only = sorted(k for k in _TEXT_ONLY if k in given)
+            if text_only:
+                raise _config_error(
+                    f"{text_only[0]} applies to csv and tsv files only",
+                    key=(text_only[0],),
+                    got=_show(getattr(self, text_only[0])),
+                    allowed="remove it: Parquet keeps each column's own type",
+                )
+            if self.compression not in (None, "snappy", "zstd", "gzip", "none"):
+                raise _config_error(  # pragma: no cover - the Literal admits nothing else
+                    "unknown compression", key=("compression",), got=_show(self.compression), allowed=""
+                )
+        elif self.compression == "snappy":
+            raise _config_error(
+                "snappy compresses Parquet files only",
+                key=("compression",),
+                got="'snappy'",
+                allowed="none, gzip or zstd for csv and tsv",
+            )
+        if self.format is FileFormat.tsv and self.delimiter not in (None, "\t"):
+            raise _config_error(
+                "a tsv file is tab-delimited",
+                key=("delimiter",),
+                got=_show(self.delimiter),
+                allowed="remove delimiter, or use format 'csv' with this delimiter",
+            )
+        if self.delimiter is not None and self.delimiter == self.quote_char:
+            raise _config_error(
+                "the delimiter and the quote character must differ",
+                key=("quote_char",),
+                got=_show(self.quote_char),
+                allowed="another character",
+            )
+        return self
+
+    @property
+    def separator(self) -> str:
+        if self.delimiter is not None:
+            return self.delimiter
+        return "\t" if self.format is FileFormat.tsv else ","
+
+    @property
+    def codec(self) -> str | None:
+        """The compression applied, ``None`` for none."""
+        default = "snappy" if self.format is FileFormat.parquet else "none"
+        chosen = self.compression or default
+        return None if chosen == "none" else chosen
+
+    @property
+    def extension(self) -> str:
+        suffix = {"gzip": ".gz", "zstd": ".zst"}.get(self.codec or "", "")
+        return self.format.value + ("" if self.format is FileFormat.parquet else suffix)
+
+    @property
+    def newline(self) -> str:
+        return "\r\n" if self.line_terminator is LineTerminator.crlf else "\n"
+
+
+class TargetSpec(_Strict):
+    url: Annotated[str, Field(min_length=1, description=LAKE_URLS)]
+    conn_id: Annotated[
+        str | None,
+        Field(description="an Airflow connection with the store's credentials (aws, google_cloud_platform)"),
+    ] = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = url.split("://", 1)[0] if "://" in url else "file"
+        if scheme not in TARGET_SCHEMES:
+            raise _config_error(
+                f"target scheme {scheme!r} is not supported", got=_show(url), allowed=LAKE_URLS
+            )
+        return url.rstrip("/")
+
+    def resolved_url(self) -> str:
+        """The URL with a relative local path made absolute against the project root."""
+        if "://" in self.url:
+            return self.url
+        path = Path(self.url).expanduser()
+        return (path if path.is_absolute() else PROJECT_ROOT / path).resolve().as_uri()
+
+    @property
+    def is_local(self) -> bool:
+        return self.resolved_url().startswith("file://")
+
+
+class ExtractConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+    description: str = ""
+    active: bool = True
+    execution_group: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)] = DEFAULT_GROUP
+    source: SourceSpec
+    incremental: Incremental | None = None
+    file: FileSpec
+    target: TargetSpec
+    batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
+
+    @model_validator(mode="after")
+    def _incremental_fits(self) -> ExtractConfig:
+        if self.incremental and self.source.object_type is ObjectType.procedure:
+            raise _config_error(
+                "a procedure's rows cannot be filtered after it ran",
+                key=("incremental",),
+                got=_show(self.incremental.model_dump()),
+                allowed="remove incremental and pass the window as parameters: "
+                "{from_date: '{window_start}', to_date: '{window_end}'}",
+            )
+        return self
+
+
+class ExtractsFile(_Strict):
+    extracts: Annotated[list[ExtractConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ExtractsFile:
+        seen: dict[str, int] = {}
+        for index, extract in enumerate(self.extracts):
+            first = seen.setdefault(extract.name, index)
+            if first != index:
+                raise _config_error(
+                    f"extract {extract.name!r} is already defined as extracts[{first}]",
+                    key=("extracts", index, "name"),
+                    got=_show(extract.name),
+                    allowed="a name used once",
+                )
+        return self
+
+
+class Extract(BaseModel):
+    """An extract definition and the file it was read from (what a task receives)."""
+
+    config: ExtractConfig
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def query_path(self) -> Path:
+        """The query file of an ``object_type: query`` extract."""
+        assert self.config.source.query_file is not None
+        given = Path(self.config.source.query_file).expanduser()
+        return given if given.is_absolute() else self.path.parent / given
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {
+            "name": self.config.name,
+            "path": str(self.path),
+            "config": self.config.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        }
+
+    @classmethod
+    def from_xcom(cls, value: dict[str, Any]) -> Extract:
+        return cls(config=ExtractConfig.model_validate(value["config"]), path=Path(value["path"]))
+
+
+# --- reading files, with messages worded like the pipeline configs' ----------------------------
+
+
+def _field_at(loc: Loc) -> tuple[Any, FieldInfo | None]:
+    """The annotation and field of the key at ``loc`` of an extracts file."""
+    annotation: Any = ExtractsFile
+    field: FieldInfo | None = None
+    for key in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(key, int):
+            if typing.get_origin(annotation) is not list:
+                return None, None
+            annotation, field = typing.get_args(annotation)[0], None
+        elif _is_model(annotation):
+            by_key = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            if key not in by_key:
+                return None, None
+            field = by_key[str(key)]
+            annotation = field.annotation
+        else:
+            return None, None
+    return annotation, field
+
+
+def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    loc: Loc = tuple(error["loc"])
+    got: str | None = _show(error.get("input"))
+    if kind == "tributary":
+        loc = (*loc, *ctx["key"])
+        what, got, allowed = ctx["what"], ctx["got"], ctx["allowed"]
+    elif kind == "extra_forbidden":
+        parent, _ = _field_at(loc[:-1])
+        keys = _keys(_unwrap(parent)) if _is_model(_unwrap(parent)) else []
+        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        what = "unknown key" + (f" (did you mean {near[0]!r}?)" if near else "")
+        got, allowed = repr(loc[-1]), ", ".join(keys) or "no other keys"
+    else:
+        annotation, field = _field_at(loc)
+        what = _PROBLEMS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+        allowed = (
+            _allowed(annotation, field) if annotation is not None else "see the README, section Extracts"
+        )
+        if kind == "missing":
+            got = None
+        elif kind in ("enum", "literal_error") and isinstance(error.get("input"), str):
+            choices = [c.strip().strip("'") for c in allowed.replace(" or ", ", ").split(",")]
+            near = difflib.get_close_matches(error["input"], choices, n=1)
+            what += f" (did you mean {near[0]!r}?)" if near else ""
+    line = _line_of(root, loc) or 0
+    return line, _error_line(path, line, _key_path(loc), what, got, allowed)
+
+
+def _invalid(path: Path, lines: list[str]) -> ConfigError:
+    count = len(lines)
+    return ConfigError(
+        f"{path}: invalid extract definitions ({count} error{'s' if count > 1 else ''})\n" + "\n".join(lines)
+    )
+
+
+def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"{path}: cannot read the extract definitions: {reason}") from exc
+    try:
+        data, root = _parse(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "line ?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{path}: not valid YAML\n  {path.name}, {where}: not valid YAML: {problem}; check the "
+            "indentation (spaces, not tabs), and quote values that hold ': ' or start with @, *, & or ["
+        ) from exc
+    if not isinstance(data, dict) or root is None:
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise _invalid(
+            path,
+            [
+                _error_line(
+                    path,
+                    1,
+                    "(top level)",
+                    "an extracts file is a mapping",
+                    got,
+                    "a mapping with key extracts",
+                )
+            ],
+        )
+    duplicate = _duplicate_key(root)
+    if duplicate:
+        loc, first, again = duplicate
+        raise _invalid(
+            path,
+            [
+                _error_line(
+                    path,
+                    again.start_mark.line + 1,
+                    _key_path(loc),
+                    f"key is given twice (first on line {first.start_mark.line + 1}); "
+                    "YAML would keep only the last",
+                    repr(loc[-1]),
+                    "each key once per mapping",
+                )
+            ],
+        )
+    try:
+        parsed = ExtractsFile.model_validate(data)
+    except ValidationError as exc:
+        described = sorted((_describe(path, root, e) for e in exc.errors()), key=lambda d: d[0])
+        raise _invalid(path, [text for _, text in described]) from exc
+    missing = []
+    for index, extract in enumerate(parsed.extracts):
+        if extract.source.object_type is ObjectType.query:
+            query = Extract(config=extract, path=path).query_path()
+            if not query.is_file():
+                loc = ("extracts", index, "source", "query_file")
+                missing.append(
+                    _error_line(
+                        path,
+                        _line_of(root, loc),
+                        _key_path(loc),
+                        f"the query file {query} does not exist",
+                        _show(extract.source.query_file),
+                        "a .sql file relative to this YAML file's folder",
+                    )
+                )
+    if missing:
+        raise _invalid(path, missing)
+    return parsed, root
+
+
+def load_extracts_file(path: str | os.PathLike[str]) -> list[Extract]:
+    """The extracts of one file; ``ConfigError`` with a precise message when it is invalid."""
+    file = Path(path)
+    return [Extract(config=c, path=file) for c in _read(file)[0].extracts]
+
+
+def extracts_dir() -> Path:
+    """``$TRIBUTARY_EXTRACTS_DIR`` (relative to the project root) or ``include/pipelines/extracts``."""
+    folder = Path(os.environ.get(EXTRACTS_DIR_ENV) or DEFAULT_EXTRACTS_DIR).expanduser()
+    return folder if folder.is_absolute() else PROJECT_ROOT / folder
+
+
+def load_extracts(
+    folder: str | os.PathLike[str] | None = None,
+) -> tuple[list[Extract], list[ConfigError]]:
+    """Every valid extract of the folder's YAML files, and every error: a broken file hides no
+    other file's extracts. Names are unique across files."""
+    folder = Path(folder) if folder is not None else extracts_dir()
+    if not folder.is_dir():
+        if folder == DEFAULT_EXTRACTS_DIR and EXTRACTS_DIR_ENV not in os.environ:
+            return [], []
+        return [], [
+            ConfigError(f"{folder}: the extract definitions folder does not exist (${EXTRACTS_DIR_ENV})")
+        ]
+    extracts: list[Extract] = []
+    errors: list[ConfigError] = []
+    owners: dict[str, Path] = {}
+    files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file())
+    for path in files:
+        try:
+            parsed, root = _read(path)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        except Exception as exc:  # this file's problem, not every file's
+            errors.append(ConfigError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}"))
+            continue
+        clashes = []
+        for index, config in enumerate(parsed.extracts):
+            if config.name in owners:
+                loc = ("extracts", index, "name")
+                clashes.append(
+                    _error_line(
+                        path,
+                        _line_of(root, loc),
+                        _key_path(loc),
+                        f"extract {config.name!r} is already defined in {owners[config.name].name}",
+                        repr(config.name),
+                        f"a name no other file in {folder} uses",
+                    )
+                )
+        if clashes:
+            errors.append(_invalid(path, clashes))
+            continue
+        for config in parsed.extracts:
+            owners[config.name] = path
+            extracts.append(Extract(config=config, path=path))
+    return extracts, errors
+
+
+def file_name(extract: ExtractConfig, window_start: dt.datetime, window_end: dt.datetime) -> str:
+    """The file's name (a relative path) for a run's window."""
+    tokens = file_tokens(
+        extract.name, extract.execution_group, extract.file.extension, window_start, window_end
+    )
+    return extract.file.name.format(**tokens)

@@ -1,0 +1,332 @@
+"""The ``extracts`` DAG: every active extract in one run, each in a task of its own.
+
+``list_extracts`` picks the active extracts of the run (the ``execution_group`` and ``extracts``
+params of the trigger form), ``run_extract`` is mapped over them (dynamic task mapping: one task
+instance per extract, so one failing extract fails only its own), and ``summary`` (trigger rule
+``all_done``) writes every outcome to the extract history in the warehouse and logs the batch
+summary with the success rate; it fails the run when an extract failed.
+
+Parse time reads the extract definitions' YAML and nothing else; the definitions travel to
+``list_extracts`` as its argument, so a run uses the definitions the DAG was parsed with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+from tributary.errors import ConfigError, TributaryError
+from tributary.extracts.config import Extract, load_extracts
+from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
+from tributary.extracts.run import FAILED, Outcome, run_extract
+from tributary.extracts.warehouse import DEFAULT_LOCK_WAIT_SECONDS
+from tributary.timetable import CRON, WindowTimetable
+from tributary.transform.project import POOL, WAREHOUSE_CONN_ID, warehouse_path
+from tributary.windows import Window
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "extracts"
+ERRORS_DAG_ID = "tributary_extract_config_errors"
+OUTCOME_KEY = "extract_outcome"
+SUMMARY_KEY = "extract_summary"
+
+
+# --- run time ---------------------------------------------------------------------------------
+
+
+def run_window(context: Any) -> Window:
+    """The run's data interval; a run without one (triggered with no logical date) covers the UTC
+    day it was triggered in."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and start < end:
+        return Window(start, end)
+    after = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
+    day = dt.datetime.combine(after.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    return Window(day, day + dt.timedelta(days=1))
+
+
+def _warehouse(conn_id: str) -> tuple[Path, float]:
+    """The warehouse file and how long to wait for its lock, from its Airflow connection."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        raise ConfigError(
+            f"the warehouse connection {conn_id!r} is not defined: create it with `airflow connections "
+            f"add {conn_id} --conn-type duckdb --conn-host data/warehouse.duckdb` (or the environment "
+            f"variable AIRFLOW_CONN_{conn_id.upper()})"
+        ) from exc
+    extra = conn.extra_dejson if conn.extra else {}
+    return warehouse_path(conn.host), float(extra.get("lock_wait_seconds", DEFAULT_LOCK_WAIT_SECONDS))
+
+
+def _open_rows(extract: Extract, window: Window) -> Any:
+    """A function that opens the extract's source and gives its rows."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from tributary.extracts.sources import database_rows, duckdb_rows
+
+    conn_id = extract.config.source.conn_id
+    try:
+        conn_type = (BaseHook.get_connection(conn_id).conn_type or "").lower()
+    except AirflowNotFoundException:
+        conn_type = ""  # open_reader says what to do about a missing connection
+    if conn_type == "duckdb" or (conn_id == WAREHOUSE_CONN_ID and not conn_type):
+        path, lock_wait = _warehouse(conn_id)
+        return lambda: duckdb_rows(path, extract, window, lock_wait=lock_wait)
+    return lambda: database_rows(conn_id, extract, window)
+
+
+def execute_extract(definition: dict[str, Any]) -> dict[str, Any]:
+    """The mapped task's work: one extract; its outcome is pushed whether it succeeds or not."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    context = get_current_context()
+    context["extract_name"] = definition["name"]  # type: ignore[typeddict-unknown-key]
+    ti = context["ti"]
+    extract = Extract.from_xcom(definition)
+    window = run_window(context)
+    outcome = Outcome.start(extract, window)
+    outcome.try_number = ti.try_number
+    try:
+        run_extract(extract, window, _open_rows(extract, window), outcome=outcome)
+    except Exception as exc:
+        message = f"extract {extract.name!r} ({extract.path}): {exc}"
+        ti.xcom_push(key=OUTCOME_KEY, value=outcome.finish(FAILED, error=message).to_dict())
+        if getattr(exc, "permanent", False):
+            raise AirflowFailException(message) from exc
+        raise ExtractFailedError(message) from exc
+    ti.xcom_push(key=OUTCOME_KEY, value=outcome.to_dict())
+    return outcome.to_dict()
+
+
+class ExtractFailedError(TributaryError):
+    """An extract failed for a reason a retry may fix (a lock, a connection cut, a timeout)."""
+
+
+def select_extracts(definitions: list[dict[str, Any]], params: Any) -> list[dict[str, Any]]:
+    """The active extracts of the run's ``execution_group`` (all groups if empty), or only the
+    named ``extracts``; an unknown group or name fails the run, naming the known ones."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    group = (params.get("execution_group") or "").strip() or None
+    names = [n for n in (params.get("extracts") or []) if n]
+    groups = sorted({d["config"].get("execution_group", "default") for d in definitions})
+    if group is not None and group not in groups:
+        raise AirflowFailException(
+            f"execution_group {group!r} has no extract; the groups are {', '.join(groups) or '(none)'}"
+        )
+    known = {d["name"] for d in definitions}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise AirflowFailException(f"no extract is named {unknown}; the extracts are {sorted(known)}")
+    selected = []
+    for definition in definitions:
+        config = definition["config"]
+        in_group = group is None or config.get("execution_group", "default") == group
+        named = not names or definition["name"] in names
+        if in_group and named:
+            if config.get("active", True):
+                selected.append(definition)
+            else:
+                log.info("extract %s is not active: skipped", definition["name"])
+    log.info(
+        "%d extract(s) to run (execution group %s): %s",
+        len(selected),
+        group or "(all)",
+        ", ".join(d["name"] for d in selected) or "none",
+    )
+    return selected
+
+
+def summarize(warehouse_conn_id: str) -> dict[str, Any]:
+    """Every outcome of the run into the history, the batch summary into the log."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    context = get_current_context()
+    ti = context["ti"]
+    window = run_window(context)
+    group = (context["params"].get("execution_group") or "").strip() or None
+    listed = ti.xcom_pull(task_ids="list_extracts")
+    if listed is None:
+        raise AirflowFailException("list_extracts did not finish: no extract ran, see its log")
+    pushed = ti.xcom_pull(task_ids="run_extract", key=OUTCOME_KEY)
+    pushed = [pushed] if isinstance(pushed, dict) else [p for p in (pushed or []) if p]
+    by_name = {p["extract_name"]: p for p in pushed}
+    outcomes = []
+    for definition in listed:
+        found = by_name.get(definition["name"])
+        if found is None:
+            extract = Extract.from_xcom(definition)
+            found = (
+                Outcome.start(extract, window)
+                .finish(
+                    FAILED,
+                    error=f"extract {extract.name!r} ({extract.path}): no outcome recorded: its task was "
+                    "killed, timed out or never ran; see the log of run_extract for this extract",
+                )
+                .to_dict()
+            )
+            found["started_at"] = found["finished_at"] = None
+            found["duration_seconds"] = None
+        outcomes.append(found)
+    run_id = context["run_id"]
+    dag_id = context["dag"].dag_id
+    path, lock_wait = _warehouse(warehouse_conn_id)
+    write_history(
+        path,
+        history_rows(outcomes, dag_id=dag_id, run_id=run_id, requested_group=group),
+        dag_id=dag_id,
+        run_id=run_id,
+        lock_wait=lock_wait,
+    )
+    bounds = (window.start.isoformat() if window.start else None, window.end.isoformat())
+    text = summary_text(
+        outcomes, run_id=run_id, window=bounds, requested_group=group, history=f"{path} {HISTORY}"
+    )
+    log.info("%s", text)
+    ti.xcom_push(key=SUMMARY_KEY, value=text)
+    failed = [o["extract_name"] for o in outcomes if o["status"] != "success"]
+    if failed:
+        raise AirflowFailException(
+            f"{len(failed)} of {len(outcomes)} extract(s) failed: {', '.join(failed)}; their outcomes "
+            f"and errors are in {HISTORY} (written) and in the summary above"
+        )
+    return {"extracts": len(outcomes), "failed": 0}
+
+
+# --- parse time -------------------------------------------------------------------------------
+
+
+def _doc(extracts: list[Extract]) -> str:
+    lines = [
+        "Writes every active extract (CSV, TSV, Parquet) of the definitions in "
+        "`include/pipelines/extracts/`, one mapped task per extract, then records each outcome in "
+        f"`{HISTORY}` of the warehouse. Trigger with `execution_group` to run one group.",
+        "",
+    ]
+    for extract in extracts:
+        config = extract.config
+        state = "" if config.active else " (inactive)"
+        lines.append(
+            f"- `{config.name}`{state}: {config.source.label} → {config.file.format.value}, "
+            f"group `{config.execution_group}`"
+        )
+    return "\n".join(lines)
+
+
+def _params(extracts: list[Extract]) -> dict[str, Param]:
+    groups = sorted({e.config.execution_group for e in extracts if e.config.active})
+    names = sorted(e.name for e in extracts if e.config.active)
+    group_param: dict[str, Any] = {
+        "type": ["null", "string"],
+        "title": "Execution group",
+        "description": "Run the active extracts of this group only (empty: every group). Groups: "
+        + (", ".join(groups) or "none"),
+    }
+    if groups:
+        group_param["examples"] = groups
+    return {
+        "execution_group": Param(None, **group_param),
+        "extracts": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Extracts",
+            description="Run only these extracts (empty: every active extract of the group): "
+            + (", ".join(names) or "none"),
+        ),
+    }
+
+
+def build_extracts_dag(
+    extracts: list[Extract],
+    *,
+    dag_id: str = DAG_ID,
+    retries: int = 2,
+    retry_delay: dt.timedelta = dt.timedelta(minutes=2),
+    max_parallel: int = 4,
+    warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+) -> DAG:
+    """The extracts DAG over ``extracts`` (valid definitions, sorted by name).
+
+    :param retries: Airflow retries of an extract that failed for a transient reason (a locked
+        warehouse, a cut connection); permanent failures (a missing table, bad data) do not retry
+    :param max_parallel: extracts running at once in one run
+    :param warehouse_conn_id: the DuckDB warehouse (the default source, and the history's home)
+    """
+    definitions = [e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)]
+    with DAG(
+        dag_id=dag_id,
+        schedule=WindowTimetable(CRON["@daily"], timezone="UTC"),
+        start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": "tributary", "retries": 0},
+        tags=["tributary", "extracts"],
+        doc_md=_doc(extracts),
+        params=_params(extracts),
+    ) as dag:
+
+        @task(task_id="list_extracts")
+        def list_extracts(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return select_extracts(definitions, get_current_context()["params"])
+
+        @task(
+            task_id="run_extract",
+            map_index_template="{{ extract_name }}",
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_exponential_backoff=2.0,
+            max_retry_delay=dt.timedelta(minutes=30),
+            max_active_tis_per_dagrun=max_parallel,
+        )
+        def run_one(extract: dict[str, Any]) -> dict[str, Any]:
+            return execute_extract(extract)
+
+        @task(
+            task_id="summary",
+            trigger_rule="all_done",
+            pool=POOL,  # the history is a write to the DuckDB file: one writer, as the dbt tasks
+            retries=retries,
+            retry_delay=dt.timedelta(minutes=1),
+        )
+        def summary() -> dict[str, Any]:
+            return summarize(warehouse_conn_id)
+
+        listed = list_extracts(definitions)
+        ran = run_one.expand(extract=listed)
+        listed >> ran >> summary()
+    return dag
+
+
+def build_extract_dags(folder: str | os.PathLike[str] | None = None, **options: Any) -> dict[str, DAG]:
+    """The extracts DAG of the definitions in ``folder`` (``$TRIBUTARY_EXTRACTS_DIR`` or
+    ``include/pipelines/extracts``); broken files become one import error that hides no valid
+    extract."""
+    from tributary.factory import ConfigErrorDag
+
+    extracts, errors = load_extracts(folder)
+    dags: dict[str, DAG] = {}
+    try:
+        dag = build_extracts_dag(extracts, **options)
+        dags[dag.dag_id] = dag
+    except Exception as exc:  # the error DAG below must still report the files
+        log.exception("cannot build the extracts DAG")
+        errors.append(ConfigError(f"the extracts DAG cannot be built: {type(exc).__name__}: {exc}"))
+    if errors:
+        message = "\n\n".join(str(e) for e in errors)
+        log.error("%s", message)
+        dags[ERRORS_DAG_ID] = ConfigErrorDag(
+            dag_id=ERRORS_DAG_ID, schedule=None, description=message, tags=["tributary", "config-error"]
+        )
+    return dags

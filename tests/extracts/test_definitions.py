@@ -1,0 +1,293 @@
+"""Extract definitions, SQL and file formatting without a database: what a user reads when a
+definition is wrong, the SQL each dialect gets (SQL Server has no server here), the text of
+values, and the DAG as Airflow's DagBag loads it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tributary.config import PROJECT_ROOT
+from tributary.dialects import DUCKDB, MSSQL, POSTGRES
+from tributary.errors import ConfigError, DataError
+from tributary.extracts.config import (
+    EXTRACTS_DIR_ENV,
+    FileSpec,
+    file_name,
+    load_extracts,
+    load_extracts_file,
+)
+from tributary.extracts.sources import statement
+from tributary.extracts.writers import write_file
+from tributary.sql import render
+from tributary.windows import Window
+
+WINDOW = Window(dt.datetime(2025, 3, 4, tzinfo=dt.UTC), dt.datetime(2025, 3, 5, tzinfo=dt.UTC))
+
+
+def _file(tmp_path: Path, body: str, name: str = "x.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+def test_the_repository_examples_load_and_name_their_files() -> None:
+    extracts, errors = load_extracts(PROJECT_ROOT / "include" / "pipelines" / "extracts")
+    assert errors == []
+    by_name = {e.name: e.config for e in extracts}
+    assert {"daily_sales", "receipts", "customer_lifetime_value", "top_customers", "item_performance"} <= set(
+        by_name
+    )
+    assert not by_name["item_performance_legacy"].active
+    assert (
+        file_name(by_name["daily_sales"], WINDOW.start, WINDOW.end)
+        == "daily_sales/2025/03/daily_sales_20250304.csv"
+    )
+    assert (
+        file_name(by_name["item_performance"], WINDOW.start, WINDOW.end) == "item_performance_20250304.tsv.gz"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "fragments"),
+    [
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: tabel, name: t}
+                file: {format: csv}
+                target: {url: out}
+            """,
+            3,
+            ["key extracts[0].source.object_type", "did you mean 'table'", "got 'tabel'"],
+        ),
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: table, name: t}
+                file: {format: parquet, delimiter: ";"}
+                target: {url: out}
+            """,
+            4,
+            ["key extracts[0].file.delimiter", "applies to csv and tsv files only"],
+        ),
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: table, name: t}
+                file: {format: csv, name: "a_{day}.csv"}
+                target: {url: out}
+            """,
+            4,
+            ["key extracts[0].file.name", "unknown token", "allowed: tokens {name}, {group}"],
+        ),
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: procedure, name: p, conn_id: mssql_db}
+                incremental: {date_column: d}
+                file: {format: csv}
+                target: {url: out}
+            """,
+            4,
+            ["key extracts[0].incremental", "pass the window as parameters"],
+        ),
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: query, query_file: missing.sql}
+                file: {format: csv}
+                target: {url: out}
+            """,
+            3,
+            ["key extracts[0].source.query_file", "missing.sql does not exist"],
+        ),
+        (
+            """
+            extracts:
+              - name: a
+                source: {object_type: table, name: t}
+                file: {format: csv, encodng: latin-1}
+                target: {url: out}
+            """,
+            4,
+            ["key extracts[0].file.encodng", "unknown key (did you mean 'encoding'?)"],
+        ),
+    ],
+)
+def test_a_wrong_definition_names_the_file_line_key_and_fix(tmp_path, body, line, fragments) -> None:
+    path = _file(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load_extracts_file(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: invalid extract definitions (1 error)")
+    assert f"x.yaml, line {line}, " in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_broken_file_hides_no_other_file_and_names_are_unique(tmp_path, monkeypatch) -> None:
+    good = (
+        "extracts:\n"
+        "  - {name: a, source: {object_type: table, name: t}, file: {format: csv}, target: {url: o}}\n"
+    )
+    _file(tmp_path, good, "1_good.yaml")
+    _file(tmp_path, good, "2_same_name.yaml")
+    _file(tmp_path, "extracts:\n  - name: b\n    source: [\n", "3_broken.yaml")
+    extracts, errors = load_extracts(tmp_path)
+    assert [e.name for e in extracts] == ["a"]
+    assert len(errors) == 2
+    assert (
+        "2_same_name.yaml, line 2, key extracts[0].name: extract 'a' is already defined in 1_good.yaml"
+        in str(errors[0])
+    )
+    assert "3_broken.yaml: not valid YAML" in str(errors[1])
+    monkeypatch.setenv(EXTRACTS_DIR_ENV, str(tmp_path / "nope"))
+    assert "does not exist ($TRIBUTARY_EXTRACTS_DIR)" in str(load_extracts()[1][0])
+
+
+def _one(tmp_path: Path, source: str, incremental: str = "") -> object:
+    path = _file(
+        tmp_path,
+        f"""
+        extracts:
+          - name: a
+            source: {source}
+            {incremental}
+            file: {{format: csv}}
+            target: {{url: out}}
+        """,
+    )
+    return load_extracts_file(path)[0]
+
+
+def test_sql_server_procedures_and_functions_render_with_binds(tmp_path) -> None:
+    proc = _one(
+        tmp_path,
+        "{conn_id: m, object_type: procedure, schema: rpt, name: monthly_sales, "
+        "parameters: {from_date: '{window_start}', to_date: '{window_end}', region: 'EU'}}",
+    )
+    template, context, params = statement(proc, MSSQL, WINDOW)
+    assert render(MSSQL, template, **context) == (
+        "EXEC [rpt].[monthly_sales] @from_date = %(p0)s, @to_date = %(p1)s, @region = %(p2)s"
+    )
+    assert params == {"p0": "20250304", "p1": "20250305", "p2": "EU"}, "dates as language-neutral text"
+    described = dataclasses.replace(MSSQL, placeholder=lambda name: f"@{name}")
+    assert render(described, template, **context).endswith("@region = @p2")
+    assert render(MSSQL, "extract_declarations", names=list(params)) == (
+        "@p0 nvarchar(4000), @p1 nvarchar(4000), @p2 nvarchar(4000)"
+    )
+    assert render(MSSQL, "extract_describe") == (
+        "EXEC sp_describe_first_result_set @tsql = %(tsql)s, @params = %(declarations)s"
+    )
+
+    function = _one(
+        tmp_path,
+        "{conn_id: m, object_type: function, schema: rpt, name: 'sales]by', parameters: {since: 2025-01-01}, "
+        "columns: [id, amount]}",
+        "incremental: {date_column: sold_at}",
+    )
+    template, context, params = statement(function, MSSQL, WINDOW)
+    sql = render(MSSQL, template, **context)
+    assert [line for line in sql.splitlines() if line.strip()] == [
+        "SELECT [id], [amount]",
+        "FROM [rpt].[sales]]by](%(p0)s) AS extract_rows",
+        "WHERE [sold_at] >= %(window_start)s",
+        "  AND [sold_at] < %(window_end)s",
+        "OPTION (MAXDOP 1)",
+    ]
+    assert params == {"p0": "20250101", "window_start": "20250304", "window_end": "20250305"}
+
+
+def test_postgres_and_duckdb_statements(tmp_path) -> None:
+    function = _one(
+        tmp_path,
+        "{conn_id: p, object_type: function, name: orders_since, parameters: {s: '{window_start_date}'}}",
+    )
+    template, context, params = statement(function, POSTGRES, WINDOW)
+    assert render(POSTGRES, template, **context).splitlines() == [
+        "SELECT *",
+        'FROM "orders_since"(%(p0)s) AS extract_rows',
+    ]
+    assert params == {"p0": dt.date(2025, 3, 4)}
+    table = _one(tmp_path, "{object_type: view, schema: gold, name: v}", "incremental: {date_column: d}")
+    template, context, params = statement(table, DUCKDB, WINDOW)
+    assert render(DUCKDB, template, **context).splitlines() == [
+        "SELECT *",
+        'FROM "gold"."v"',
+        'WHERE "d" >= $window_start',
+        '  AND "d" < $window_end',
+    ]
+    assert params == {"window_start": WINDOW.start, "window_end": WINDOW.end}
+
+
+def _csv(tmp_path: Path, table: pa.Table, **spec: object) -> str:
+    path = tmp_path / "f.csv"
+    write_file(table.schema, table.to_batches(), FileSpec.model_validate({"format": "csv", **spec}), path)
+    return path.read_text(encoding="utf-8")
+
+
+def test_values_are_written_as_their_exact_text(tmp_path) -> None:
+    table = pa.table(
+        {
+            "rate": pa.array(
+                [decimal.Decimal("0.00000010"), decimal.Decimal("-12.50"), None], pa.decimal128(10, 8)
+            ),
+            "at": pa.array(
+                [dt.datetime(2025, 1, 2, 3, 4, 5), dt.datetime(2025, 1, 2, 3, 4, 5, 120000), None]
+            ),
+            "at_utc": pa.array(
+                [dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)] * 2 + [None], pa.timestamp("us", "UTC")
+            ),
+            "x": pa.array([0.1, 1e20, None]),
+            "ok": pa.array([True, False, None]),
+            "text": pa.array(["a,b", "", None]),
+        }
+    )
+    assert _csv(tmp_path, table).splitlines() == [
+        "rate,at,at_utc,x,ok,text",
+        '0.00000010,2025-01-02 03:04:05.000000,2025-01-02 03:04:05+00:00,0.1,true,"a,b"',
+        '-12.50000000,2025-01-02 03:04:05.120000,2025-01-02 03:04:05+00:00,1e+20,false,""',
+        ",,,,,",
+    ]
+    assert _csv(
+        tmp_path, table.select(["at", "text"]), timestamp_format="%d/%m/%Y", null_value="\\N"
+    ).splitlines()[1:] == ['02/01/2025,"a,b"', '02/01/2025,""', "\\N,\\N"]
+    with pytest.raises(DataError, match=r"column 'text'.*'a,b'.*quoting is 'none'"):
+        _csv(tmp_path, table.select(["text"]), quoting="none")
+
+
+def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflow_db) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag_file = PROJECT_ROOT / "dags" / "tributary_extracts.py"
+    monkeypatch.delenv(EXTRACTS_DIR_ENV, raising=False)
+    bag = DagBag(dag_folder=str(dag_file))
+    assert bag.import_errors == {}
+    dag = bag.dags["extracts"]
+    assert dag.task_ids == ["list_extracts", "run_extract", "summary"]
+    assert dag.get_task("summary").trigger_rule == "all_done"
+    assert dag.get_task("summary").pool == "dbt_duckdb"
+    assert set(dag.params) == {"execution_group", "extracts"}
+
+    _file(
+        tmp_path,
+        "extracts:\n  - name: a\n    source: {object_type: table}\n"
+        "    file: {format: csv}\n    target: {url: o}\n",
+    )
+    monkeypatch.setenv(EXTRACTS_DIR_ENV, str(tmp_path))
+    broken = DagBag(dag_folder=str(dag_file))
+    assert "extracts" in broken.dags, "a broken file does not hide the DAG"
+    (error,) = broken.import_errors.values()
+    assert "x.yaml, line 3, key extracts[0].source.name: object_type 'table' needs name" in error
