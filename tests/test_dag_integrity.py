@@ -60,7 +60,7 @@ def pos_dag(repo_bag: DagBag) -> DAG:
 
 def test_no_import_errors(repo_bag: DagBag) -> None:
     assert repo_bag.import_errors == {}
-    assert sorted(repo_bag.dag_ids) == ["dbt_setup", "dbt_transform", "replicate_pos"]
+    assert sorted(repo_bag.dag_ids) == ["dbt_setup", "dbt_transform", "extracts", "replicate_pos"]
 
 
 def test_pos_dag_has_one_task_group_per_table_in_sorted_order(pos_dag: DAG) -> None:
