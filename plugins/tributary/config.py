@@ -101,8 +101,17 @@ class Compression(StrEnum):
     none = "none"
 
 
+class SourceType(StrEnum):
+    """What a source is: a database read table by table, or a landing zone of files."""
+
+    database = "database"
+    files = "files"
+
+
 class SourceConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+    # a files source has a model of its own (FileSourceConfig); left out of dumps, as before
+    type: Annotated[SourceType, Field(exclude=True)] = SourceType.database
     conn_id: Annotated[str, Field(min_length=1, description="the id of an Airflow connection")]
     max_connections: Annotated[int, Field(ge=1, le=64)] = 2
     # transient source failures (unreachable, timeout, deadlock, connection cut) are retried
@@ -135,17 +144,128 @@ class LakeConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        scheme = url.split("://", 1)[0] if "://" in url else "file"
-        if scheme not in LAKE_SCHEMES:
-            raise _config_error(f"lake scheme {scheme!r} is not supported", got=_show(url), allowed=LAKE_URLS)
-        return url.rstrip("/")
+        return _storage_url(url, "lake")
 
     def resolved_url(self) -> str:
         """The lake URL with a relative local path made absolute against the project root."""
-        if "://" in self.url:
-            return self.url
-        path = Path(self.url)
-        return (path if path.is_absolute() else PROJECT_ROOT / path).resolve().as_uri()
+        return _resolved_url(self.url)
+
+
+def _storage_url(url: str, what: str) -> str:
+    """A lake or landing URL of a supported scheme, without its trailing slash."""
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    if scheme not in LAKE_SCHEMES:
+        raise _config_error(f"{what} scheme {scheme!r} is not supported", got=_show(url), allowed=LAKE_URLS)
+    return url.rstrip("/")
+
+
+def _resolved_url(url: str) -> str:
+    """``url`` with a relative local path made absolute against the project root."""
+    if "://" in url:
+        return url
+    path = Path(url)
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve().as_uri()
+
+
+# --- QA checks ---------------------------------------------------------------------------------
+
+CHECK_KINDS = ("not_null", "unique", "accepted_values", "row_count", "freshness")
+
+
+class AcceptedValuesCheck(_Strict):
+    column: Annotated[str, Field(min_length=1, description="the name of a column")]
+    values: Annotated[
+        list[str | int | float | bool],
+        Field(min_length=1, description="a list of the values the column may hold, e.g. [open, closed]"),
+    ]
+
+
+class RowCountCheck(_Strict):
+    min: Annotated[int | None, Field(ge=0, description="a whole number of at least 0")] = None
+    max: Annotated[int | None, Field(ge=0, description="a whole number of at least 0")] = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RowCountCheck:
+        if self.min is None and self.max is None:
+            raise _config_error(
+                "row_count needs min, max or both",
+                got="neither",
+                allowed="min: <rows>, max: <rows>, e.g. {min: 1, max: 1000000}",
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise _config_error(
+                "row_count min is above max",
+                key=("min",),
+                got=f"min {self.min}, max {self.max}",
+                allowed="min <= max",
+            )
+        return self
+
+
+class FreshnessCheck(_Strict):
+    column: Annotated[str, Field(min_length=1, description="the name of a timestamp or date column")]
+    max_age: Annotated[str | int, Field(description="a duration like 30s, 15m, 2h or 1d")]
+
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, value: str | int) -> str | int:
+        parse_duration(value)
+        return value
+
+
+class CheckConfig(_Strict):
+    """One QA check of a table, run on the partition a run wrote, before ``_SUCCESS``: a list
+    item with exactly one of the keys below."""
+
+    not_null: Annotated[
+        list[str] | None, Field(min_length=1, description="a list of column names, e.g. [id, amount]")
+    ] = None
+    unique: Annotated[
+        list[str] | None,
+        Field(min_length=1, description="a list of column names whose combination is unique, e.g. [id]"),
+    ] = None
+    accepted_values: AcceptedValuesCheck | None = None
+    row_count: RowCountCheck | None = None
+    freshness: FreshnessCheck | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckConfig:
+        given = [kind for kind in CHECK_KINDS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise _config_error(
+                "a check is a list item with exactly one key",
+                got=", ".join(given) if given else "no check",
+                allowed="one of " + ", ".join(CHECK_KINDS) + " per list item",
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in CHECK_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the check reads."""
+        if self.not_null is not None:
+            return list(self.not_null)
+        if self.unique is not None:
+            return list(self.unique)
+        if self.accepted_values is not None:
+            return [self.accepted_values.column]
+        if self.freshness is not None:
+            return [self.freshness.column]
+        return []
+
+    def describe(self) -> str:
+        """The check as a user wrote it, for logs and the manifest: ``unique(order_id)``."""
+        if self.accepted_values is not None:
+            values = ", ".join(map(str, self.accepted_values.values))
+            return f"accepted_values({self.accepted_values.column}: {values})"
+        if self.row_count is not None:
+            return f"row_count(min={self.row_count.min}, max={self.row_count.max})"
+        if self.freshness is not None:
+            return f"freshness({self.freshness.column} within {self.freshness.max_age})"
+        return f"{self.kind}({', '.join(self.columns)})"
 
 
 class TableConfig(_Strict):
@@ -164,6 +284,7 @@ class TableConfig(_Strict):
     primary_key: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
+    checks: list[CheckConfig] = Field(default_factory=list)
     sessions: Annotated[
         int,
         Field(
@@ -227,7 +348,11 @@ class TableConfig(_Strict):
     @property
     def group_id(self) -> str:
         """A task-group id for the table: letters, digits and underscores only."""
-        return re.sub(r"[^A-Za-z0-9_]", "_", self.name)
+        return _group_id(self.name)
+
+
+def _group_id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 class PipelineConfig(_Strict):
@@ -279,6 +404,271 @@ class PipelineConfig(_Strict):
     @property
     def pool(self) -> str:
         return f"source_{self.source.name}"
+
+
+# --- file sources --------------------------------------------------------------------------------
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    tsv = "tsv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class OnViolation(StrEnum):
+    """What a run does when a file breaks the table's contract (the good files load either way)."""
+
+    fail = "fail"  # the good files are committed, then the commit task fails naming the rejected ones
+    warn = "warn"  # the good files are committed and the rejected ones are logged as warnings
+
+
+class ExtraColumns(StrEnum):
+    ignore = "ignore"  # columns a file has beyond the contract are left out
+    reject = "reject"  # a file with columns beyond the contract is rejected
+
+
+COLUMN_TYPE_PATTERN = (
+    r"^(string|int8|int16|int32|int64|float32|float64|boolean|date|timestamp|timestamptz"
+    r"|decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\))$"
+)
+COLUMN_TYPES = (
+    "string, int8, int16, int32, int64, float32, float64, boolean, date, timestamp (no time zone), "
+    "timestamptz (UTC instant), decimal(p,s)"
+)
+_CSV_ONLY_OPTIONS = ("delimiter", "header", "quote", "escape", "null_values", "true_values",
+                     "false_values", "skip_rows", "newlines_in_values")  # fmt: skip
+
+
+class FormatOptions(_Strict):
+    """How the text of a file is read: csv and tsv take every key, jsonl takes encoding and the
+    date and timestamp formats, parquet takes none."""
+
+    delimiter: Annotated[str | None, Field(min_length=1, max_length=1, description="one character")] = None
+    header: bool = True
+    quote: Annotated[
+        str | None,
+        Field(
+            max_length=1,
+            description="one character, or '' for no quoting (default: \" for csv, none for tsv)",
+        ),
+    ] = None
+    escape: Annotated[str | None, Field(min_length=1, max_length=1, description="one character")] = None
+    encoding: Annotated[str, Field(min_length=1, description="a Python codec name, e.g. utf-8, latin-1")] = (
+        "utf-8"
+    )
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    true_values: list[str] = Field(default_factory=lambda: ["true", "True", "TRUE", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "False", "FALSE", "0"])
+    timestamp_formats: Annotated[
+        list[str],
+        Field(description="a list of strptime formats, e.g. ['%d/%m/%Y %H:%M:%S']; empty: ISO 8601"),
+    ] = Field(default_factory=list)
+    date_formats: Annotated[
+        list[str], Field(description="a list of strptime formats, e.g. ['%d/%m/%Y']; empty: YYYY-MM-DD")
+    ] = Field(default_factory=list)
+    skip_rows: Annotated[int, Field(ge=0, le=1000)] = 0
+    newlines_in_values: bool = False
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise _config_error(
+                f"unknown encoding {value!r}", got=_show(value), allowed="a Python codec name, e.g. utf-8"
+            ) from None
+        return value
+
+
+class ContractColumn(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=128, description="the column's name in the files")]
+    type: Annotated[str, Field(pattern=COLUMN_TYPE_PATTERN, description=COLUMN_TYPES)]
+    nullable: bool = True
+
+
+class Contract(_Strict):
+    """What every file of a table must hold: these columns with these types, no NULL where the
+    column is not nullable (nor in the primary key), and no primary key twice in a file."""
+
+    columns: Annotated[list[ContractColumn], Field(min_length=1)]
+    primary_key: list[str] = Field(default_factory=list)
+    extra_columns: ExtraColumns = ExtraColumns.ignore
+
+    @model_validator(mode="after")
+    def _names(self) -> Contract:
+        seen: dict[str, int] = {}
+        for index, column in enumerate(self.columns):
+            first = seen.setdefault(column.name, index)
+            if first != index:
+                raise _config_error(
+                    f"column {column.name!r} is already listed as columns[{first}]",
+                    key=("columns", index, "name"),
+                    got=_show(column.name),
+                    allowed="each column once",
+                )
+        for index, name in enumerate(self.primary_key):
+            if name not in seen:
+                raise _config_error(
+                    f"primary key column {name!r} is not a column of the contract",
+                    key=("primary_key", index),
+                    got=_show(name),
+                    allowed=", ".join(seen),
+                )
+        clash = sorted(n for n in seen if n.startswith("_") and n in _AUDIT_NAMES)
+        if clash:
+            raise _config_error(
+                f"column {clash[0]!r} is one of Tributary's audit columns",
+                key=("columns", list(seen).index(clash[0]), "name"),
+                got=_show(clash[0]),
+                allowed="a name other than " + ", ".join(sorted(_AUDIT_NAMES)),
+            )
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+# the audit columns of tributary.audit, named here so that parse time imports no pyarrow
+_AUDIT_NAMES = frozenset(
+    {"_batch_id", "_ingestion_time", "_source_system", "_source_file", "_file_modified_time"}
+)
+
+
+class FileSourceConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+    type: SourceType
+    url: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="the landing location: " + LAKE_URLS.replace("/prefix", "/prefix of the files"),
+        ),
+    ]
+    conn_id: Annotated[
+        str | None, Field(description="the id of an Airflow connection (aws, google_cloud_platform)")
+    ] = None
+    max_connections: Annotated[
+        int,
+        Field(
+            ge=1, le=64, description="a whole number from 1 to 64: the most files read at once (pool slots)"
+        ),
+    ] = 2
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    retry_delay_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        return _storage_url(url, "landing")
+
+    def resolved_url(self) -> str:
+        """The landing URL with a relative local path made absolute against the project root."""
+        return _resolved_url(self.url)
+
+
+def _relative_pattern(value: str, what: str, example: str) -> str:
+    if value.startswith("/") or "://" in value or ".." in value.split("/"):
+        raise _config_error(
+            f"{what} is relative to source.url",
+            got=_show(value),
+            allowed=f"a path under the landing location without '..', e.g. {example}",
+        )
+    return value
+
+
+class FileTableConfig(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=128, description="the table's name in the lake")]
+    glob: Annotated[
+        str,
+        Field(min_length=1, description="a glob under source.url, e.g. orders/*.csv or orders/**/*.jsonl"),
+    ]
+    format: FileFormat
+    options: FormatOptions = Field(default_factory=FormatOptions)
+    contract: Annotated[
+        Contract,
+        Field(
+            description="a mapping with keys columns, primary_key, extra_columns, or the path of a "
+            "schema YAML file (relative to this config file)"
+        ),
+    ]
+    on_violation: OnViolation = OnViolation.fail
+    quarantine: Annotated[
+        str | None,
+        Field(description="a prefix under source.url that rejected files are moved to, e.g. quarantine"),
+    ] = None
+    batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
+    checks: list[CheckConfig] = Field(default_factory=list)
+
+    @field_validator("glob")
+    @classmethod
+    def _glob_under_root(cls, value: str) -> str:
+        return _relative_pattern(value, "glob", "orders/*.csv")
+
+    @field_validator("quarantine")
+    @classmethod
+    def _quarantine_under_root(cls, value: str | None) -> str | None:
+        return None if value is None else _relative_pattern(value, "quarantine", "quarantine").strip("/")
+
+    @model_validator(mode="after")
+    def _format_keys(self) -> FileTableConfig:
+        given = [key for key in self.options.model_fields_set if key in FormatOptions.model_fields]
+        if self.format is FileFormat.parquet and given:
+            raise _config_error(
+                "format 'parquet' is self-describing and takes no options",
+                key=("options", sorted(given)[0]),
+                got=_show(sorted(given)[0]),
+                allowed="remove options",
+            )
+        csv_only = sorted(set(given) & set(_CSV_ONLY_OPTIONS))
+        if self.format is FileFormat.jsonl and csv_only:
+            raise _config_error(
+                f"format 'jsonl' takes no option {csv_only[0]!r}",
+                key=("options", csv_only[0]),
+                got=_show(csv_only[0]),
+                allowed="encoding, timestamp_formats, date_formats",
+            )
+        known = {*self.contract.names, *_AUDIT_NAMES}
+        for index, check in enumerate(self.checks):
+            for column in check.columns:
+                if column not in known:
+                    raise _config_error(
+                        f"check {check.kind} names column {column!r}, which is not in the contract",
+                        key=("checks", index, check.kind),
+                        got=_show(column),
+                        allowed=", ".join([*self.contract.names, *sorted(_AUDIT_NAMES)]),
+                    )
+        return self
+
+    @property
+    def group_id(self) -> str:
+        """A task-group id for the table: letters, digits and underscores only."""
+        return _group_id(self.name)
+
+    @property
+    def sessions(self) -> int:
+        """Pool slots an extract holds: a file table reads one file at a time."""
+        return 1
+
+
+class FilesPipelineConfig(PipelineConfig):
+    """A pipeline whose source is a landing zone of files (``source.type: files``): each run
+    loads the files that are new or changed since the last committed run."""
+
+    source: FileSourceConfig  # type: ignore[assignment]
+    tables: Annotated[list[FileTableConfig], Field(min_length=1)]  # type: ignore[assignment]
+
+
+def _model_for(data: dict[str, Any]) -> type[PipelineConfig]:
+    """The model of a config: a files source by ``source.type``, a database source otherwise."""
+    source = data.get("source")
+    if isinstance(source, dict) and source.get("type") == SourceType.files.value:
+        return FilesPipelineConfig
+    return PipelineConfig
 
 
 # --- reading YAML with line numbers -----------------------------------------------------------
@@ -386,9 +776,9 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _field_at(loc: Loc) -> tuple[Any, FieldInfo | None]:
+def _field_at(loc: Loc, model: type[BaseModel] | None = None) -> tuple[Any, FieldInfo | None]:
     """The type annotation and field of the key at ``loc`` (``None``, ``None`` if unknown)."""
-    annotation: Any = PipelineConfig
+    annotation: Any = model or PipelineConfig
     field: FieldInfo | None = None
     for key in loc:
         annotation = _unwrap(annotation)
@@ -500,7 +890,9 @@ def _error_line(path: Path, line: int | None, key: str, what: str, got: str | No
     return f"  {path.name}, line {line or '?'}, key {key}: {what}{received}; allowed: {allowed}"
 
 
-def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]:
+def _describe(
+    path: Path, root: yaml.Node | None, error: Any, model: type[BaseModel] | None = None
+) -> tuple[int, str]:
     """(line, message line) of one pydantic error."""
     kind, ctx = error["type"], error.get("ctx") or {}
     loc: Loc = tuple(error["loc"])
@@ -509,14 +901,16 @@ def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]
         loc = (*loc, *ctx["key"])
         what, got, allowed = ctx["what"], ctx["got"], ctx["allowed"]
     elif kind == "extra_forbidden":
-        parent, _ = _field_at(loc[:-1])
+        parent, _ = _field_at(loc[:-1], model)
         keys = _keys(_unwrap(parent)) if _is_model(_unwrap(parent)) else []
         near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
         what = "unknown key" + (f" (did you mean {near[0]!r}?)" if near else "")
         got, allowed = repr(loc[-1]), ", ".join(keys) or "no other keys"
     else:
-        annotation, field = _field_at(loc)
+        annotation, field = _field_at(loc, model)
         what = _PROBLEMS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch" and loc and loc[-1] == "type":
+            what = "not a known column type"
         allowed = _allowed(annotation, field) if annotation is not None else str(ctx or "see the docs")
         if kind == "missing":
             got = None
@@ -530,20 +924,93 @@ def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]
     return line, _error_line(path, line, _key_path(loc), what, got, allowed)
 
 
-def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
-    described = sorted((_describe(path, root, e) for e in exc.errors()), key=lambda d: d[0])
+def _format_errors(
+    path: Path,
+    root: yaml.Node | None,
+    exc: ValidationError,
+    model: type[BaseModel] | None = None,
+    what: str = "pipeline config",
+) -> str:
+    described = sorted((_describe(path, root, e, model) for e in exc.errors()), key=lambda d: d[0])
     count = len(described)
-    header = f"{path}: invalid pipeline config ({count} error{'s' if count > 1 else ''})"
+    header = f"{path}: invalid {what} ({count} error{'s' if count > 1 else ''})"
     return "\n".join([header, *(text for _, text in described)])
 
 
 def _read(path: Path) -> tuple[PipelineConfig, yaml.Node]:
     """The validated config of a file and its YAML node tree."""
+    data, root = _read_yaml(path, "pipeline config")
+    if not isinstance(data, dict) or root is None:
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(
+            f"{path}: invalid pipeline config (1 error)\n"
+            + _error_line(
+                path,
+                root.start_mark.line + 1 if root is not None else 1,
+                "(top level)",
+                "a pipeline config is a mapping of keys",
+                got,
+                "a mapping with keys " + ", ".join(_keys(PipelineConfig)),
+            )
+        )
+    model = _model_for(data)
+    if model is FilesPipelineConfig:
+        data = _with_contract_files(path, root, data)
+    try:
+        return model.model_validate(data), root
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, root, exc, model)) from exc
+
+
+def _with_contract_files(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every ``contract: <file>`` of a table replaced by that schema file's
+    contract, validated on its own so that its errors name the schema file, line and key."""
+    tables = data.get("tables")
+    if not isinstance(tables, list):
+        return data
+    resolved = []
+    for index, table in enumerate(tables):
+        reference = table.get("contract") if isinstance(table, dict) else None
+        if isinstance(reference, str):
+            table = {**table, "contract": _contract_file(path, root, index, reference)}
+        resolved.append(table)
+    return {**data, "tables": resolved}
+
+
+def _contract_file(path: Path, root: yaml.Node, index: int, reference: str) -> dict[str, Any]:
+    schema_path = Path(reference).expanduser()
+    schema_path = schema_path if schema_path.is_absolute() else path.parent / schema_path
+    key = ("tables", index, "contract")
+    try:
+        data, schema_root = _read_yaml(schema_path, "schema file")
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{path}: invalid pipeline config (1 error)\n"
+            + _error_line(path, _line_of(root, key), _key_path(key), str(exc).replace("\n", ";"),
+                          _show(reference), "the path of a schema YAML file, relative to this config file")
+        ) from exc  # fmt: skip
+    if not isinstance(data, dict) or schema_root is None:
+        raise ConfigError(
+            f"{schema_path}: invalid schema file (1 error)\n"
+            + _error_line(schema_path, 1, "(top level)", "a schema file is a mapping of keys",
+                          "an empty file" if data is None else f"a {type(data).__name__}",
+                          "a mapping with keys " + ", ".join(_keys(Contract)))
+        )  # fmt: skip
+    try:
+        return Contract.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        message = _format_errors(schema_path, schema_root, exc, Contract, "schema file")
+        raise ConfigError(f"{message}\n  (the contract of {path.name}, key {_key_path(key)})") from exc
+
+
+def _read_yaml(path: Path, what: str) -> tuple[Any, yaml.Node | None]:
+    """The data and node tree of a YAML file, or a ``ConfigError`` naming its line and column."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # a BOM, as some Windows editors write
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"{path}: cannot read the config file: {reason}") from exc
+        noun = "config file" if what == "pipeline config" else what
+        raise ConfigError(f"{path}: cannot read the {noun}: {reason}") from exc
     try:
         data, root = _parse(text)
     except yaml.YAMLError as exc:
@@ -558,24 +1025,11 @@ def _read(path: Path) -> tuple[PipelineConfig, yaml.Node]:
         raise ConfigError(
             f"{path}: not valid YAML\n  {path.name}, {where}: not valid YAML: {problem or exc}; {hint}"
         ) from exc
-    if not isinstance(data, dict) or root is None:
-        got = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise ConfigError(
-            f"{path}: invalid pipeline config (1 error)\n"
-            + _error_line(
-                path,
-                root.start_mark.line + 1 if root is not None else 1,
-                "(top level)",
-                "a pipeline config is a mapping of keys",
-                got,
-                "a mapping with keys " + ", ".join(_keys(PipelineConfig)),
-            )
-        )
     duplicate = _duplicate_key(root)
     if duplicate:
         loc, first, again = duplicate
         raise ConfigError(
-            f"{path}: invalid pipeline config (1 error)\n"
+            f"{path}: invalid {what} (1 error)\n"
             + _error_line(
                 path,
                 again.start_mark.line + 1,
@@ -586,10 +1040,7 @@ def _read(path: Path) -> tuple[PipelineConfig, yaml.Node]:
                 "each key once per mapping",
             )
         )
-    try:
-        return PipelineConfig.model_validate(data), root
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, root, exc)) from exc
+    return data, root
 
 
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:

@@ -53,3 +53,15 @@ class ParityError(TributaryError):
 
 class IncompletePartitionError(LakeError):
     """A partition's manifest lists files that are missing or have another size."""
+
+
+class QualityError(TributaryError):
+    """A QA check of a table failed on the data a run wrote; re-running will not change it."""
+
+    permanent = True
+
+
+class RejectedFilesError(TributaryError):
+    """Files of a file source broke their contract and the table's policy is ``fail``."""
+
+    permanent = True

@@ -14,9 +14,16 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
 
-from tributary.config import Mode, PipelineConfig, load_all
+from tributary.config import FilesPipelineConfig, FileTableConfig, Mode, PipelineConfig, load_all
 from tributary.errors import ConfigError
-from tributary.operators import CommitPartitionOperator, ExtractTableOperator, VerifyPartitionOperator
+from tributary.operators import (
+    CommitFilesOperator,
+    CommitPartitionOperator,
+    ExtractFilesOperator,
+    ExtractTableOperator,
+    VerifyFilesOperator,
+    VerifyPartitionOperator,
+)
 from tributary.timetable import CRON, WindowTimetable
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,8 @@ def bronze_asset(config: PipelineConfig, table_name: str) -> Asset:
 
 
 def _doc(config: PipelineConfig, path: Path) -> str:
+    if isinstance(config, FilesPipelineConfig):
+        return _files_doc(config, path)
     tables = "\n".join(f"- `{t.name}` ({t.mode.value})" for t in config.tables)
     return (
         f"Replicates source `{config.source.name}` (connection `{config.source.conn_id}`) into "
@@ -39,6 +48,40 @@ def _doc(config: PipelineConfig, path: Path) -> str:
         f"Config: `{path}`. Pool `{config.pool}` caps source sessions at "
         f"{config.source.max_connections}.\n\n{tables}\n"
     )
+
+
+def _files_doc(config: FilesPipelineConfig, path: Path) -> str:
+    tables = "\n".join(
+        f"- `{t.name}`: `{t.glob}` ({t.format.value}, on_violation {t.on_violation.value})"
+        for t in config.tables
+    )
+    return (
+        f"Loads the new and changed files of `{config.source.resolved_url()}` (source "
+        f"`{config.source.name}`) into `{config.lake.resolved_url()}`, a `batch=` partition per table "
+        f"and run.\n\nConfig: `{path}`. Pool `{config.pool}` caps the files read at once at "
+        f"{config.source.max_connections}.\n\n{tables}\n"
+    )
+
+
+def _file_tasks(config: FilesPipelineConfig, table: FileTableConfig, common: dict[str, Any]) -> list[Any]:
+    """extract >> verify >> commit of a file table; the extract, which reads the landing zone,
+    takes a slot of the source's pool."""
+    extract = ExtractFilesOperator(
+        task_id="extract",
+        landing_url=config.source.resolved_url(),
+        landing_conn_id=config.source.conn_id,
+        compression=config.lake.compression.value,
+        rows_per_file=config.lake.rows_per_file,
+        pool=config.pool,
+        # the state (the files committed so far) moves one run at a time
+        max_active_tis_per_dag=1,
+        **common,
+    )
+    verify = VerifyFilesOperator(task_id="verify", **common)
+    commit = CommitFilesOperator(
+        task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **common
+    )
+    return [extract, verify, commit]
 
 
 def _params(config: PipelineConfig) -> dict[str, Param]:
@@ -60,7 +103,8 @@ def _params(config: PipelineConfig) -> dict[str, Param]:
             type="boolean",
             title="Full refresh",
             description="Watermark tables ignore their committed state once and write a fresh "
-            "baseline of the whole table. Window and full tables always rewrite their window.",
+            "baseline of the whole table. Window and full tables always rewrite their window. "
+            "File tables load every file that matches their glob again.",
         ),
     }
 
@@ -78,12 +122,16 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
     end = dt.datetime.combine(config.end_date, dt.time(), tzinfo=dt.UTC) if config.end_date else None
     lake = {"lake_url": config.lake.resolved_url(), "lake_conn_id": config.lake.conn_id}
     # every task that opens a source session takes a slot of the source's pool
-    reading = {
-        "source_conn_id": config.source.conn_id,
-        "require_read_replica": config.source.require_read_replica,
-        "application_intent": config.source.application_intent,
-        "pool": config.pool,
-    }
+    reading = (
+        {
+            "source_conn_id": config.source.conn_id,
+            "require_read_replica": config.source.require_read_replica,
+            "application_intent": config.source.application_intent,
+            "pool": config.pool,
+        }
+        if not isinstance(config, FilesPipelineConfig)
+        else {}
+    )
     with DAG(
         dag_id=config.dag_id,
         schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC"),
@@ -103,6 +151,10 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                 "schedule": config.schedule.value,
                 **lake,
             }
+            if isinstance(table, FileTableConfig):
+                with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.format.value} files)"):
+                    chain(*_file_tasks(config, table, common))
+                continue
             with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
                 extract = ExtractTableOperator(
                     task_id="extract",

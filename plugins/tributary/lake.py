@@ -126,6 +126,16 @@ class Partition:
             ) from exc
         return Manifest.from_json(text)
 
+    def read_file(self, name: str, read: Callable[[Any], T]) -> T:
+        """``read`` applied to the partition's file ``name`` opened for binary reading (pyarrow
+        reads Parquet footers and columns from it), through the root's retries."""
+
+        def request(path: Any) -> T:
+            with (path / name).open("rb") as fh:
+                return read(fh)
+
+        return self._run(f"read {name}", request)
+
     def listing(self) -> dict[str, int]:
         """Every object of the partition with its size (an empty dict when there is none)."""
         return dict(self._run("list the partition", _sizes))

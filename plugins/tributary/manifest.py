@@ -31,6 +31,64 @@ class SchemaField(BaseModel):
     nullable: bool
 
 
+class LandingFile(BaseModel):
+    """A file of a landing zone as a run listed it: what the state of a file source compares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str  # relative to the landing location
+    size: int
+    modified: dt.datetime | None = None
+    # what the store says about the content: the ETag (S3), the MD5 (GCS), or the modification
+    # time (local files); a file is unchanged when its path, size and version are the same
+    version: str | None = None
+
+
+class LoadedFile(LandingFile):
+    """A file a run loaded: the rows read from it and the parts they went to."""
+
+    rows: int
+    parts: list[str] = Field(default_factory=list)
+
+
+class Violation(BaseModel):
+    """One way a file breaks its table's contract: where (line or row, column) and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int | None = None  # 1-based line of the file (csv, tsv, jsonl)
+    row: int | None = None  # 1-based data row
+    column: str | None = None
+    reason: str
+
+    def describe(self, path: str = "") -> str:
+        where = [path] if path else []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        elif self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return ", ".join(where) + (": " if where else "") + self.reason
+
+
+class RejectedFile(LandingFile):
+    """A file that broke the contract: not loaded; moved to the quarantine prefix if set."""
+
+    violations: list[Violation]
+    quarantined_to: str | None = None
+
+
+class CheckResult(BaseModel):
+    """The outcome of one QA check on the partition (``tributary.checks``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check: str
+    passed: bool
+    detail: str
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -61,6 +119,16 @@ class Manifest(BaseModel):
     high_watermark: dt.datetime | None = None
     full_refresh: bool = False
     null_watermark_rows: int | None = None
+    # QA checks run by verify (any table)
+    checks: list[CheckResult] = Field(default_factory=list)
+    # file sources: the files loaded, rejected and skipped as unchanged, and the state (every
+    # landing file loaded so far and still there) that the next run compares with
+    landing_url: str | None = None
+    source_files: list[LoadedFile] = Field(default_factory=list)
+    rejected_files: list[RejectedFile] = Field(default_factory=list)
+    unchanged_files: int | None = None
+    on_violation: str | None = None
+    landing_state: list[LandingFile] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)

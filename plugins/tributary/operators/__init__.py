@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from tributary.operators.commit import CommitPartitionOperator
+from tributary.operators.commit_files import CommitFilesOperator
 from tributary.operators.extract import ExtractTableOperator
+from tributary.operators.extract_files import ExtractFilesOperator
 from tributary.operators.verify import VerifyPartitionOperator
+from tributary.operators.verify_files import VerifyFilesOperator
 
-__all__ = ["CommitPartitionOperator", "ExtractTableOperator", "VerifyPartitionOperator"]
+__all__ = [
+    "CommitFilesOperator",
+    "CommitPartitionOperator",
+    "ExtractFilesOperator",
+    "ExtractTableOperator",
+    "VerifyFilesOperator",
+    "VerifyPartitionOperator",
+]

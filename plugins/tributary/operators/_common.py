@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
 from airflow.sdk.log import mask_secret
 
-from tributary.config import Schedule, TableConfig
+from tributary.config import FileTableConfig, Schedule, TableConfig
 from tributary.dialects import dialect_for_conn_type
 from tributary.errors import ConfigError, TributaryError
 from tributary.failures import (
@@ -264,6 +264,43 @@ class TableTaskOperator(BaseOperator):
         task_id = self.task_id.rsplit(".", 1)[0] + ".extract" if "." in self.task_id else "extract"
         pushed = context["ti"].xcom_pull(task_ids=task_id)
         return pushed.get("batch_id") if isinstance(pushed, dict) else None
+
+
+def skip_unless_chosen(task: BaseOperator, context: Any, table: str) -> None:
+    """Apply the DAG's ``tables`` param: fail the run if it names a table the DAG does not have,
+    skip this task if the param leaves its table out."""
+    chosen = (context.get("params") or {}).get("tables") or []
+    known = {
+        t.table["name"]
+        for t in task.dag.tasks
+        if isinstance(t, TableTaskOperator) and t.task_id.endswith("extract")
+    }
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        raise AirflowFailException(
+            f"the `tables` param names {unknown}, which are not tables of {task.dag_id}; "
+            f"its tables are {sorted(known)}"
+        )
+    if chosen and table not in chosen:
+        raise AirflowSkipException(f"table {table} is not in this run's `tables` param {chosen}")
+
+
+class FileTaskOperator(TableTaskOperator):
+    """Base of the operators of a file table: the table is a ``FileTableConfig``, and its
+    partition is the ``batch=<id>`` the run's extract task wrote."""
+
+    @property
+    def file_table(self) -> FileTableConfig:
+        return FileTableConfig.model_validate(self.table)
+
+    def batch(self, context: Any) -> str:
+        batch_id = self.extracted_batch(context)
+        if not batch_id:
+            raise AirflowFailException(
+                f"no batch id from this run's extract task of table {self.table.get('name')}; run "
+                "the extract first (clear the task group, not the verify or commit task alone)"
+            )
+        return batch_id
 
 
 class SourceTaskOperator(TableTaskOperator):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-from tributary.operators._common import SourceTaskOperator, fail_fast
+from tributary.operators._common import SourceTaskOperator, fail_fast, skip_unless_chosen
 from tributary.replication import RunInfo, extract_table, summary, table_partition
 
 
@@ -39,16 +37,7 @@ class ExtractTableOperator(SourceTaskOperator):
         place = self.place(context)
         table = self.table_config
         params = context.get("params") or {}
-        chosen = params.get("tables") or []
-        known = {t.table_config.name for t in self.dag.tasks if isinstance(t, ExtractTableOperator)}
-        unknown = sorted(set(chosen) - known)
-        if unknown:
-            raise AirflowFailException(
-                f"the `tables` param names {unknown}, which are not tables of {self.dag_id}; "
-                f"its tables are {sorted(known)}"
-            )
-        if chosen and table.name not in chosen:
-            raise AirflowSkipException(f"table {table.name} is not in this run's `tables` param {chosen}")
+        skip_unless_chosen(self, context, table.name)
         dag_run = context.get("dag_run")
         run = RunInfo(
             dag_id=self.dag_id,

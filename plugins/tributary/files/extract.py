@@ -1,0 +1,229 @@
+"""The extract step of a file table: the new and changed landing files into a ``batch=<id>``
+partition, with each row's ``_source_file`` and ``_file_modified_time``.
+
+Each file is read, converted to the contract and written as Parquet parts of its own (so a
+part's audit columns are one file's), file after file: memory holds one batch. A file that
+breaks the contract is not written; it is listed in the manifest with its violations and, if
+the table has a ``quarantine`` prefix, moved there. Unchanged files are skipped (``state``).
+A run with nothing new still commits its batch: one part with the schema and no rows, so that
+the table's checks run (``row_count: {min: 1}`` or ``freshness`` catch a feed that stopped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tributary.audit import Audit, with_audit_schema
+from tributary.config import FileTableConfig
+from tributary.files.contract import FileRejected, contract_schema
+from tributary.files.landing import list_files, local_copy, quarantine
+from tributary.files.read import read_file
+from tributary.files.state import next_state, plan_files
+from tributary.lake import LakePath, Partition
+from tributary.lake_io import LakeRoot
+from tributary.manifest import (
+    LandingFile,
+    LoadedFile,
+    Manifest,
+    ManifestFile,
+    RejectedFile,
+    encode_schema,
+    schema_fields,
+)
+from tributary.parts import PartFile, part_name, write_parts
+from tributary.replication import RunInfo, committed_partitions, new_batch_id
+
+log = logging.getLogger(__name__)
+
+PARTITION_KEY = "batch"
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where a file source's files land: the root (with the lake's retries) and its URL."""
+
+    root: LakeRoot
+    url: str
+
+    def file_url(self, file: LandingFile) -> str:
+        return f"{self.url.rstrip('/')}/{file.path}"
+
+
+def files_partition(lake_root: LakePath | LakeRoot, source: str, table: str, batch_id: str) -> Partition:
+    return Partition(lake_root, source, table, PARTITION_KEY, batch_id)
+
+
+def last_state(lake_root: LakePath | LakeRoot, source: str, table: str) -> Manifest | None:
+    """The manifest of the table's newest committed batch. Batch ids sort by their second
+    (``YYYYmmddTHHMMSSZ``) and then by a random suffix, so among the batches of the newest
+    second the latest ``created_at`` wins."""
+    newest: Manifest | None = None
+    for partition in committed_partitions(lake_root, source, table):
+        if newest is not None and partition.value[:16] != newest.batch_id[:16]:
+            break
+        manifest = partition.read_manifest()
+        if newest is None or manifest.created_at > newest.created_at:
+            newest = manifest
+    return newest
+
+
+class _Counted:
+    """Passes batches through, counting the rows read from the file."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def count(self, batches):  # type: ignore[no-untyped-def]
+        for batch in batches:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def extract_files(
+    table: FileTableConfig,
+    *,
+    source: str,
+    landing: Landing,
+    lake_root: LakePath | LakeRoot,
+    run: RunInfo | None = None,
+    compression: str = "snappy",
+    rows_per_file: int = 1_000_000,
+    staging_dir: str | None = None,
+) -> Manifest:
+    """Load the table's new and changed files into a new batch partition and write its manifest.
+
+    The partition is not committed: verify checks it, commit writes ``_SUCCESS``.
+    """
+    run = run or RunInfo()
+    previous = last_state(lake_root, source, table.name)
+    listed = list_files(landing.root, table.glob, exclude=table.quarantine)
+    # full_refresh: every matching file again, as if nothing had been committed
+    todo, same = plan_files(listed, None if run.full_refresh else previous)
+    batch_id = new_batch_id()
+    partition = files_partition(lake_root, source, table.name, batch_id)
+    label = f"{source}.{table.name} {partition.name}"
+    log.info(
+        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped)",
+        label,
+        len(listed),
+        landing.url,
+        table.glob,
+        len(todo),
+        len(same),
+    )
+    schema = contract_schema(table.contract)
+    ingested = dt.datetime.now(dt.UTC)
+    loaded: list[LoadedFile] = []
+    rejected: list[RejectedFile] = []
+    parts: list[PartFile] = []
+    partition.begin()
+    with tempfile.TemporaryDirectory(prefix="tributary-files-", dir=staging_dir) as tmp:
+        staging = Path(tmp)
+        for number, file in enumerate(todo):
+            audit = Audit(batch_id, ingested, source, landing.file_url(file), file.modified)
+            scratch = staging / f"file-{number:06d}"
+            scratch.mkdir()
+            counter = _Counted()
+            try:
+                with local_copy(landing.root, file, staging) as local:
+                    written = write_parts(
+                        counter.count(read_file(local, table)),
+                        schema=schema,
+                        audit=audit,
+                        staging=scratch,
+                        compression=compression,
+                        rows_per_file=rows_per_file,
+                        label=f"{label} {file.path}",
+                    )
+            except FileRejected as exc:
+                shutil.rmtree(scratch, ignore_errors=True)
+                rejected.append(RejectedFile(**file.model_dump(), violations=exc.violations))
+                log.warning(
+                    "%s: %s breaks the contract, not loaded:\n%s",
+                    label,
+                    file.path,
+                    "\n".join("  " + v.describe(file.path) for v in exc.violations),
+                )
+                continue
+            names = []
+            for part in written:
+                if part.rows == 0:
+                    continue  # a file without rows adds no part
+                name = part_name(batch_id, len(parts))
+                (scratch / part.name).rename(staging / name)
+                parts.append(PartFile(name, part.rows, part.bytes, part.sha256))
+                names.append(name)
+            shutil.rmtree(scratch, ignore_errors=True)
+            loaded.append(LoadedFile(**file.model_dump(), rows=counter.rows, parts=names))
+            log.info("%s: %s: %d rows loaded", label, file.path, counter.rows)
+        if not parts:  # nothing new, or nothing good: the schema, in one part without rows
+            parts = write_parts(
+                iter(()),
+                schema=schema,
+                audit=Audit(batch_id, ingested, source),
+                staging=staging,
+                compression=compression,
+                label=label,
+            )
+        partition.publish(staging, [p.name for p in parts])
+    if table.quarantine:
+        rejected = [
+            file.model_copy(
+                update={"quarantined_to": quarantine(landing.root, file, table.quarantine, batch_id)}
+            )
+            for file in rejected
+        ]
+    manifest = Manifest(
+        source=source,
+        table=table.name,
+        mode="files",
+        partition=partition.name,
+        batch_id=batch_id,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        created_at=dt.datetime.now(dt.UTC),
+        rows=sum(p.rows for p in parts),
+        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
+        schema=schema_fields(with_audit_schema(schema)),
+        arrow_schema=encode_schema(schema),
+        landing_url=landing.url,
+        source_files=loaded,
+        rejected_files=rejected,
+        unchanged_files=len(same),
+        on_violation=table.on_violation.value,
+        landing_state=next_state(same, loaded),
+    )
+    partition.write_manifest(manifest)
+    log.info(
+        "%s: %d rows from %d file(s) in %d part(s); %d file(s) rejected; %d unchanged; manifest written",
+        label,
+        manifest.rows,
+        len(loaded),
+        len(parts),
+        len(rejected),
+        len(same),
+    )
+    if rejected:
+        log.warning(
+            "%s: rejected file(s) (on_violation: %s):\n%s",
+            label,
+            table.on_violation.value,
+            "\n".join(rejected_lines(manifest)),
+        )
+    return manifest
+
+
+def rejected_lines(manifest: Manifest) -> list[str]:
+    """One line per rejected file with its first violation, and where it was moved."""
+    lines = []
+    for file in manifest.rejected_files:
+        first = file.violations[0].describe() if file.violations else "?"
+        more = f" (+{len(file.violations) - 1} more)" if len(file.violations) > 1 else ""
+        moved = f"; moved to {file.quarantined_to}" if file.quarantined_to else ""
+        lines.append(f"  {file.path}: {first}{more}{moved}")
+    return lines

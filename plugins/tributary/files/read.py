@@ -1,0 +1,309 @@
+"""Read one landing file as record batches of its table's contract, or reject it.
+
+``read_file`` streams: a batch at a time (``batch_size`` rows; pyarrow's block reader for csv,
+tsv and Parquet, one line at a time for JSON Lines), each converted to the contract's schema and
+checked (types, NULLs, the primary key within the file) before it is yielded. The first batch
+with a violation raises :class:`FileRejected` with up to ``MAX_VIOLATIONS`` of them, each with
+its line (csv, tsv, jsonl) or row (parquet), column and reason.
+
+Line numbers of csv and tsv files count the skipped rows and the header; with
+``newlines_in_values`` (quoted values over several lines) only the row is known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from tributary.config import ExtraColumns, FileFormat, FileTableConfig
+from tributary.files.contract import (
+    MAX_VIOLATIONS,
+    BadColumn,
+    FileRejected,
+    PrimaryKeys,
+    arrow_to_type,
+    contract_schema,
+    json_to_type,
+    null_violations,
+    strings_to_type,
+)
+from tributary.manifest import Violation
+
+# (the converted batch, the 1-based file line of a row index of the batch, or None)
+Chunk = tuple[pa.RecordBatch, Callable[[int], int | None]]
+
+
+def read_file(path: Path, table: FileTableConfig) -> Iterator[pa.RecordBatch]:
+    """The rows of ``path`` as batches of the contract schema; :class:`FileRejected` if the
+    file breaks the contract (raised before the batch that shows it is yielded)."""
+    chunks = {
+        FileFormat.csv: _text_chunks,
+        FileFormat.tsv: _text_chunks,
+        FileFormat.jsonl: _jsonl_chunks,
+        FileFormat.parquet: _parquet_chunks,
+    }[table.format](path, table)
+    keys = PrimaryKeys(table.contract.primary_key)
+    rows_before = 0
+    for batch, line_of in chunks:
+        found = [
+            _violation(rows_before, index, line_of, column, reason)
+            for index, column, reason in null_violations(batch, table.contract)
+        ]
+        found += [
+            _violation(rows_before, index, line_of, None, reason)
+            for index, reason in keys.duplicates(batch, rows_before)
+        ]
+        if found:
+            raise FileRejected(found[:MAX_VIOLATIONS])
+        rows_before += batch.num_rows
+        yield batch
+
+
+def _violation(
+    rows_before: int, index: int, line_of: Callable[[int], int | None], column: str | None, reason: str
+) -> Violation:
+    return Violation(line=line_of(index), row=rows_before + index + 1, column=column, reason=reason)
+
+
+def _convert(
+    columns: dict[str, Callable[[], pa.Array]],
+    schema: pa.Schema,
+    rows_before: int,
+    line_of: Callable[[int], int | None],
+) -> pa.RecordBatch:
+    """The batch of the converted columns, or every bad value of every column as violations."""
+    arrays: list[pa.Array] = []
+    found: list[Violation] = []
+    for name, convert in columns.items():
+        try:
+            arrays.append(convert())
+        except BadColumn as bad:
+            for value in bad.bad:
+                if value.index < 0:  # the whole column: its type cannot become the contract's
+                    found.append(Violation(column=name, reason=value.reason))
+                else:
+                    found.append(_violation(rows_before, value.index, line_of, name, value.reason))
+    if found:
+        found.sort(key=lambda v: (v.row or 0, v.column or ""))
+        raise FileRejected(found[:MAX_VIOLATIONS])
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _columns_rule(table: FileTableConfig, names: list[str], line: int | None) -> list[Violation]:
+    """Missing columns, and extra ones when the contract rejects them."""
+    have = ", ".join(names) or "none"
+    found = [
+        Violation(line=line, column=name, reason=f"column is missing (the file has: {have})")
+        for name in table.contract.names
+        if name not in names
+    ]
+    if table.contract.extra_columns is ExtraColumns.reject:
+        found += [
+            Violation(line=line, column=name, reason="column is not in the contract (extra_columns: reject)")
+            for name in names
+            if name not in table.contract.names
+        ]
+    return found
+
+
+# -- csv and tsv ---------------------------------------------------------------------------------
+
+
+def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
+    options = table.options
+    tsv = table.format is FileFormat.tsv
+    quote = options.quote if options.quote is not None else ("" if tsv else '"')
+    invalid: list[Violation] = []
+
+    def on_invalid(row: Any) -> str:
+        if len(invalid) < MAX_VIOLATIONS:
+            text = row.text if len(row.text) <= 60 else row.text[:57] + "..."
+            where = {"line": row.number} if row.number and row.number > 0 else {}
+            invalid.append(
+                Violation(
+                    **where,
+                    reason=f"{row.actual_columns} field(s) where the header has {row.expected_columns}: "
+                    f"{text!r}",
+                )
+            )
+        return "skip"
+
+    parse = pcsv.ParseOptions(
+        delimiter=options.delimiter or ("\t" if tsv else ","),
+        quote_char=quote or False,
+        escape_char=options.escape or False,
+        newlines_in_values=options.newlines_in_values,
+        invalid_row_handler=on_invalid,
+    )
+    read = pcsv.ReadOptions(
+        encoding=options.encoding,
+        skip_rows=options.skip_rows,
+        column_names=None if options.header else table.contract.names,
+        block_size=1 << 20,
+    )
+    header_line = options.skip_rows + 1 if options.header else None
+    try:
+        with pcsv.open_csv(path, read_options=read, parse_options=parse) as probe:
+            names = list(probe.schema.names)
+        invalid.clear()  # the probe parsed the first block: the read below reports its rows again
+    except pa.ArrowInvalid as exc:
+        raise FileRejected([Violation(line=header_line, reason=_unreadable(table, exc))]) from exc
+    problems = _columns_rule(table, names, header_line)
+    if problems:
+        raise FileRejected(problems[:MAX_VIOLATIONS])
+    convert = pcsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        include_columns=table.contract.names,
+        null_values=options.null_values,
+        strings_can_be_null=True,
+    )
+    schema = contract_schema(table.contract)
+    first_line = options.skip_rows + (1 if options.header else 0) + 1
+    rows_before = 0
+    try:
+        reader = pcsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        raise FileRejected([Violation(reason=_unreadable(table, exc))]) from exc
+    with reader:
+        while True:
+            try:
+                raw = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise FileRejected([*invalid, Violation(reason=_unreadable(table, exc))]) from exc
+            if invalid:
+                raise FileRejected(invalid)
+            if raw.num_rows == 0:
+                continue
+
+            def line_of(index: int, start: int = first_line + rows_before) -> int | None:
+                return None if options.newlines_in_values else start + index
+
+            columns = {
+                c.name: (lambda c=c, raw=raw: strings_to_type(raw.column(c.name), c, options))
+                for c in table.contract.columns
+            }
+            yield _convert(columns, schema, rows_before, line_of), line_of
+            rows_before += raw.num_rows
+    if invalid:
+        raise FileRejected(invalid)
+
+
+def _unreadable(table: FileTableConfig, exc: Exception) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"not a readable {table.format.value} file ({detail})"
+
+
+# -- JSON Lines ----------------------------------------------------------------------------------
+
+
+def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
+    options = table.options
+    contract = table.contract
+    names = contract.names
+    reject_extra = contract.extra_columns is ExtraColumns.reject
+    schema = contract_schema(contract)
+    values: dict[str, list[Any]] = {name: [] for name in names}
+    lines: list[int] = []
+    problems: list[Violation] = []
+    rows_before = 0
+
+    def flush() -> Chunk:
+        taken = {name: list(column) for name, column in values.items()}
+        at = list(lines)
+
+        def line_of(index: int) -> int | None:
+            return at[index]
+
+        columns = {c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in contract.columns}
+        return _convert(columns, schema, rows_before, line_of), line_of
+
+    number = 0
+    with path.open(encoding=options.encoding, newline="\n") as fh:
+        while True:
+            try:
+                text = fh.readline()
+            except UnicodeDecodeError as exc:
+                problems.append(
+                    Violation(line=number + 1, reason=f"not {options.encoding} text ({exc.reason})")
+                )
+                break
+            if not text:
+                break
+            number += 1
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                problems.append(Violation(line=number, reason=f"not valid JSON ({getattr(exc, 'msg', exc)})"))
+            else:
+                if not isinstance(record, dict):
+                    problems.append(Violation(line=number, reason="a JSON Lines row must be an object {...}"))
+                else:
+                    if reject_extra:
+                        problems += [
+                            Violation(
+                                line=number,
+                                column=key,
+                                reason="key is not in the contract (extra_columns: reject)",
+                            )
+                            for key in record
+                            if key not in values
+                        ]
+                    for name in names:
+                        values[name].append(record.get(name))
+                    lines.append(number)
+            if len(problems) >= MAX_VIOLATIONS:
+                break
+            if len(lines) >= table.batch_size and not problems:
+                yield flush()
+                rows_before += len(lines)
+                for column in values.values():
+                    column.clear()
+                lines.clear()
+    if problems:
+        if lines:  # the rows before and around the broken lines may break the contract too
+            try:
+                flush()
+            except FileRejected as rejected:
+                problems += rejected.violations
+        problems.sort(key=lambda v: (v.line or 0, v.column or ""))
+        raise FileRejected(problems[:MAX_VIOLATIONS])
+    if lines:
+        yield flush()
+
+
+# -- Parquet -------------------------------------------------------------------------------------
+
+
+def _parquet_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileRejected([Violation(reason=_unreadable(table, exc))]) from exc
+    with parquet:
+        names = list(parquet.schema_arrow.names)
+        problems = _columns_rule(table, names, None)
+        if problems:
+            raise FileRejected(problems[:MAX_VIOLATIONS])
+        schema = contract_schema(table.contract)
+        rows_before = 0
+
+        def no_line(index: int) -> int | None:
+            return None
+
+        for raw in parquet.iter_batches(batch_size=table.batch_size, columns=table.contract.names):
+            columns = {
+                c.name: (lambda c=c, raw=raw: arrow_to_type(raw.column(c.name), c))
+                for c in table.contract.columns
+            }
+            yield _convert(columns, schema, rows_before, no_line), no_line
+            rows_before += raw.num_rows

@@ -1,0 +1,25 @@
+"""CommitFilesOperator: ``_SUCCESS`` for a file table's batch, then its ``on_violation`` policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tributary.files.extract import files_partition
+from tributary.files.verify import commit_files
+from tributary.operators._common import FileTaskOperator, fail_fast, lake_root
+from tributary.replication import summary
+
+
+class CommitFilesOperator(FileTaskOperator):
+    """Write ``_SUCCESS`` for the verified batch of the run, so readers use it. Then, if files
+    were rejected and the table's ``on_violation`` is ``fail``, fail naming them (the good files
+    stay committed; a failed task emits no Asset event); with ``warn``, log them and succeed.
+    Give the task the table's Asset as its outlet (the factory does)."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        table = self.file_table
+        lake = lake_root(self.lake_url, self.lake_conn_id)
+        batch_id = self.batch(context)
+        with fail_fast():
+            manifest = commit_files(table, source=self.source, lake_root=lake, batch_id=batch_id)
+        return summary(manifest, files_partition(lake, self.source, table.name, batch_id).path)

@@ -1,0 +1,125 @@
+"""The file-source steps on real stores -- a local folder, S3 (moto) and GCS (the emulator) --
+through Airflow's object storage: new files load, a changed one loads again, an unchanged one is
+skipped, a broken one is quarantined while the good ones load, and a run with nothing new commits
+an empty batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.files.conftest import ORDERS_CONTRACT, Store, local_store, orders_csv
+from tributary.config import FileTableConfig
+from tributary.errors import RejectedFilesError
+from tributary.files.extract import Landing, extract_files, files_partition
+from tributary.files.verify import commit_files, verify_files
+from tributary.lake import MANIFEST, SUCCESS
+from tributary.lake_io import RetryPolicy
+from tributary.manifest import Manifest
+from tributary.storage import lake_root
+
+FAST = RetryPolicy(attempts=3, initial=0.05, maximum=0.2, jitter=0.05)
+WINDOW_END = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+
+
+def _table(**overrides: object) -> FileTableConfig:
+    return FileTableConfig.model_validate(
+        {"name": "orders", "glob": "orders/*.csv", "format": "csv", "contract": ORDERS_CONTRACT, **overrides}
+    )
+
+
+def _run(table: FileTableConfig, landing: Store, lake: Store) -> Manifest:
+    """extract, verify, commit, as the DAG's three tasks do."""
+    landing_root = lake_root(landing.url, landing.conn_id, policy=FAST)
+    root = lake_root(lake.url, lake.conn_id, policy=FAST)
+    manifest = extract_files(table, source="shop", landing=Landing(landing_root, landing.url), lake_root=root)
+    verify_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END)
+    return commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id)
+
+
+def _rows(lake: Store, manifest: Manifest) -> pa.Table:
+    partition = files_partition(lake_root(lake.url, lake.conn_id), "shop", "orders", manifest.batch_id)
+    return pa.concat_tables(
+        [partition.read_file(f.name, pq.read_table) for f in manifest.files], promote_options="default"
+    )
+
+
+def test_new_changed_unchanged_and_broken_files(stores: tuple[Store, Store]) -> None:
+    landing, lake = stores
+    landing.put("orders/2025-01-01.csv", orders_csv(1, 3))
+    landing.put("orders/2025-01-02.csv", orders_csv(4, 2, day=2))
+    broken = orders_csv(6, 2).replace(b",6.06,", b",six,")  # line 2: amount is not a decimal
+    landing.put("orders/broken.csv", broken)
+    landing.put("other/ignored.csv", orders_csv(100, 1))  # outside the glob
+    table = _table(on_violation="warn", quarantine="quarantine")
+
+    first = _run(table, landing, lake)
+
+    assert [f.path for f in first.source_files] == ["orders/2025-01-01.csv", "orders/2025-01-02.csv"]
+    assert first.rows == first.source_query_rows == 5
+    (rejected,) = first.rejected_files
+    assert rejected.path == "orders/broken.csv"
+    assert rejected.violations[0].describe() == "line 2, column amount: 'six' is not of type decimal(10,2)"
+    moved = f"quarantine/{first.batch_id}/orders/broken.csv"
+    assert rejected.quarantined_to == moved
+    files = landing.keys()
+    assert "orders/broken.csv" not in files and files[moved] == len(broken)
+    data = _rows(lake, first)
+    assert sorted(data.column("id").to_pylist()) == [1, 2, 3, 4, 5]
+    assert set(data.column("_source_file").to_pylist()) == {
+        f"{landing.url}/orders/2025-01-01.csv",
+        f"{landing.url}/orders/2025-01-02.csv",
+    }
+    assert data.column("_file_modified_time").null_count == 0
+    assert str(data.schema.field("amount").type) == "decimal128(10, 2)"
+    partition = f"shop/orders/batch={first.batch_id}"
+    assert {f"{partition}/{MANIFEST}", f"{partition}/{SUCCESS}"} <= set(lake.keys())
+
+    # the second run: one file changed, one new, one unchanged
+    landing.put("orders/2025-01-02.csv", orders_csv(4, 3, day=2))
+    landing.put("orders/2025-01-03.csv", orders_csv(20, 4, day=3))
+    second = _run(table, landing, lake)
+
+    assert [f.path for f in second.source_files] == ["orders/2025-01-02.csv", "orders/2025-01-03.csv"]
+    assert second.unchanged_files == 1 and second.rejected_files == []
+    assert sorted(_rows(lake, second).column("id").to_pylist()) == [4, 5, 6, 20, 21, 22, 23]
+    assert [f.path for f in second.landing_state] == [
+        "orders/2025-01-01.csv",
+        "orders/2025-01-02.csv",
+        "orders/2025-01-03.csv",
+    ]
+
+    # nothing new: an empty batch is committed, so the checks still run on it
+    third = _run(table, landing, lake)
+    assert third.rows == 0 and third.source_files == [] and third.unchanged_files == 3
+    assert _rows(lake, third).num_rows == 0
+    expected = {
+        f"shop/orders/batch={m.batch_id}/{name}"
+        for m in (first, second, third)
+        for name in [MANIFEST, SUCCESS, *(f.name for f in m.files)]
+    }
+    assert set(lake.keys()) == expected  # a part per loaded file, one empty part when none
+
+
+def test_fail_policy_commits_the_good_files_then_fails(tmp_path) -> None:
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/good.csv", orders_csv(1, 2))
+    landing.put("orders/dup.csv", orders_csv(1, 2) + b"1,again,1.00,open,2025-01-01 00:00:00\n")
+    table = _table()  # on_violation: fail, no quarantine
+
+    with pytest.raises(RejectedFilesError) as caught:
+        _run(table, landing, lake)
+
+    message = str(caught.value)
+    assert "orders/dup.csv: line 4: duplicate primary key (id=1), first in row 1" in message
+    assert "the 1 good file(s) are committed" in message
+    (batch,) = (tmp_path / "lake" / "shop" / "orders").iterdir()
+    assert (batch / SUCCESS).exists()
+    assert pq.read_table(batch).num_rows == 2
+    # not quarantined: still in the landing zone, and read again (and rejected) by the next run
+    assert "orders/dup.csv" in set(landing.keys())
+    with pytest.raises(RejectedFilesError):
+        _run(table, landing, lake)
