@@ -336,6 +336,23 @@ def test_a_table_of_many_types_reads_the_same_through_both_engines(mixed_db, con
     assert fallback.column("free").to_pylist()[:2] == ["0.5", "1.5"]
 
 
+def test_the_providers_psycopg3_connection_reads_the_same_as_psycopg2(mixed_db, conn) -> None:
+    """Airflow's PostgresHook hands out psycopg 3 connections when psycopg 3 is installed (as it
+    is here): the catalog, counts and the server-side cursor path must not depend on the driver."""
+    import psycopg
+
+    table = TableConfig(name="mixed", schema=SCHEMA, mode="full", batch_size=1000)
+    by_psycopg2 = PostgresReader(conn, conn_id="t")
+    with psycopg.connect(mixed_db.dsn, options="-c TimeZone=Asia/Kathmandu") as connection:
+        by_psycopg3 = PostgresReader(connection, conn_id="t")
+        columns = by_psycopg3.describe(table)
+        assert columns == by_psycopg2.describe(table)
+        assert not by_psycopg3.scanner_can_read(columns)  # `free numeric`: the cursor path
+        assert by_psycopg3.count(table, columns, None) == by_psycopg2.count(table, columns, None)
+        assert_same_table(read(by_psycopg3, table, columns), read(by_psycopg2, table, columns))
+        assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
 def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_path) -> None:
     """The extract's own path: DuckDB writes the Parquet (``write_parquet``). The files must hold
     the same table as the streamed batches, column for column of the mapped Arrow type, and

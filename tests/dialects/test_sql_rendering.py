@@ -74,9 +74,12 @@ def quoted(dialect: Dialect, name: str) -> str:
 
 
 def templates() -> Iterator[tuple[Dialect, str]]:
+    """The replication's templates: they take a table, its columns and a window. The extracts'
+    own (``extract_*``) take other values and are rendered in tests/extracts."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            yield dialect, path.stem
+            if not path.stem.startswith("extract_"):
+                yield dialect, path.stem
 
 
 TEMPLATES = list(templates())

@@ -165,6 +165,30 @@ def test_names_the_table_lacks_are_refused_with_its_columns(
         reader.describe(TableConfig(name="shop", **config))
 
 
+def test_columns_the_user_may_not_read_fail_a_whole_table_copy(catalog_table) -> None:
+    """information_schema hides the columns a role has no privilege on: without the check a
+    copy of the whole table would silently lack them."""
+    catalog_table.psql(
+        "DROP ROLE IF EXISTS clerk; CREATE ROLE clerk LOGIN; "
+        "GRANT SELECT (id, sold_at) ON public.shop TO clerk"
+    )
+    clerk = psycopg2.connect(catalog_table.dsn, user="clerk")
+    try:
+        assert clerk.get_dsn_parameters()["user"] == "clerk"
+        reader = PostgresReader(clerk, conn_id="pos_pg")
+        with pytest.raises(
+            CatalogError, match=r"may not read columns \['amount'\] of public\.shop.*`columns:`"
+        ):
+            reader.describe(TableConfig(name="shop", mode="full"))
+        # the readable columns, named, are copied
+        named = TableConfig(name="shop", mode="full", columns=["id", "sold_at"])
+        assert [c.name for c in reader.describe(named)] == ["id", "sold_at"]
+        assert read(reader, named).num_rows == 0
+    finally:
+        clerk.close()
+        catalog_table.psql("REVOKE ALL ON public.shop FROM clerk; DROP ROLE clerk")
+
+
 def test_catalog_queries_leave_no_transaction_open(catalog_table, conn) -> None:
     reader = PostgresReader(conn, conn_id="t")
     columns = reader.describe(TableConfig(name="shop", mode="full"))

@@ -25,7 +25,7 @@ from tributary.audit import AUDIT_FIELDS, Audit
 from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
-from tributary.errors import SourceError, TypeMappingError
+from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, adopt_parts, progress
 from tributary.readers.base import SourceReader
 from tributary.sql import render
@@ -138,6 +138,22 @@ class PostgresReader(SourceReader):
         return bool(self.libpq) and all(_scanner_exact(c) for c in columns)
 
     # -- queries -------------------------------------------------------------------------------
+
+    def describe(self, table: TableConfig) -> list[Column]:
+        """The columns to read; a whole-table read fails if the role cannot read every column
+        (the catalog would leave those out, and the lake would silently lack them)."""
+        columns = super().describe(table)
+        if table.columns is None:
+            schema = self.schema_name(table)
+            rows = self.fetch_all(render(POSTGRES, "hidden_columns"), {"schema": schema, "table": table.name})
+            if rows:
+                hidden = [row[0] for row in rows]
+                raise CatalogError(
+                    f"the user of connection {self.conn_id!r} may not read columns {hidden} of "
+                    f"{schema}.{table.name}, so a copy of the whole table would lack them; grant "
+                    "SELECT on them, or list the columns to copy in the table's `columns:`"
+                )
+        return columns
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         try:
