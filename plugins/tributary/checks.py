@@ -64,7 +64,7 @@ def _unique(data: pa.Table, columns: list[str]) -> tuple[bool, str]:
     if mask is not None:
         keys = keys.filter(mask)
     counts = keys.group_by(columns).aggregate([([], "count_all")])
-    repeated = counts.filter(pc.greater(counts.column("count_all"), 1))
+    repeated = counts.filter(pc.greater(counts.column("count_all"), 1)).sort_by([("count_all", "descending")])
     if repeated.num_rows == 0:
         return True, f"{keys.num_rows} keys, all distinct"
     extra = pc.sum(repeated.column("count_all")).as_py() - repeated.num_rows

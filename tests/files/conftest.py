@@ -4,7 +4,6 @@ and on GCS (the emulator), each object store reached through an Airflow connecti
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +110,3 @@ def stores(
     emulator = request.getfixturevalue("gcs_emulator")
     monkeypatch.setenv("AIRFLOW_CONN_FILES_GCS", emulator.connection_json())
     return gcs_store(emulator, "landing"), gcs_store(emulator, "bronze")
-
-
-def connection_env(name: str, value: dict[str, object]) -> tuple[str, str]:
-    return f"AIRFLOW_CONN_{name.upper()}", json.dumps(value)
