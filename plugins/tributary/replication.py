@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tributary.audit import Audit, with_audit_schema
+from tributary.checks import apply_checks
 from tributary.config import Mode, NullWatermark, Schedule, TableConfig, parse_duration
 from tributary.dialects.columns import Column
 from tributary.drift import plan
@@ -344,6 +345,7 @@ def verify_table(
         else:
             hint = " (a full snapshot of a table that changed meanwhile can differ)"
             raise ParityError(message + "; re-run the window" + (hint if table.mode is Mode.full else ""))
+    manifest = apply_checks(partition, manifest, table.checks, reference_time=window.end)
     verified = manifest.model_copy(
         update={"source_query_rows": source_rows, "verified_at": dt.datetime.now(dt.UTC)}
     )
