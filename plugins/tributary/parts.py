@@ -119,14 +119,15 @@ def write_parts(
     return parts
 
 
-def adopt_parts(folder: Path, staging: Path, batch_id: str) -> list[PartFile]:
+def adopt_parts(folder: Path, staging: Path, batch_id: str, first_index: int = 0) -> list[PartFile]:
     """The files another engine wrote into ``folder`` (``part0.parquet``, ``part1.parquet``, ...),
-    renamed to their part names in ``staging``, with their rows read from the footers."""
+    renamed to their part names in ``staging`` from ``first_index`` on, with their rows read from
+    the footers."""
     if not folder.is_dir():
         return []
     written = sorted(folder.glob("part*.parquet"), key=lambda f: int(f.stem.removeprefix("part")))
     parts = []
-    for index, path in enumerate(written):
+    for index, path in enumerate(written, start=first_index):
         final = path.rename(staging / part_name(batch_id, index))
         rows = pq.read_metadata(final).num_rows
         parts.append(PartFile(final.name, rows, final.stat().st_size, _sha256(final)))
@@ -134,16 +135,26 @@ def adopt_parts(folder: Path, staging: Path, batch_id: str) -> list[PartFile]:
     return parts
 
 
+def drop_empty_parts(parts: list[PartFile], staging: Path) -> list[PartFile]:
+    """``parts`` without the empty ones (an empty slice's file), unless all are empty: then the
+    first stays, to carry the schema of an empty window."""
+    kept = [p for p in parts if p.rows] or parts[:1]
+    for part in parts:
+        if part not in kept:
+            (staging / part.name).unlink()
+    return kept
+
+
 @contextlib.contextmanager
-def progress(folder: Path, rows_per_file: int, label: str) -> Iterator[None]:
-    """Log, every ``PROGRESS_EVERY_SECONDS``, how far another engine writing parts into
-    ``folder`` has got, for as long as the block runs; then the total and the rate."""
+def progress(staging: Path, rows_per_file: int, label: str) -> Iterator[None]:
+    """Log, every ``PROGRESS_EVERY_SECONDS``, how far another engine writing parts into folders
+    ``duckdb-*`` of ``staging`` has got, for as long as the block runs; then the time taken."""
     done = threading.Event()
     started = time.monotonic()
 
     def report() -> None:
         while not done.wait(PROGRESS_EVERY_SECONDS):
-            files = len(list(folder.glob("part*.parquet"))) if folder.is_dir() else 0
+            files = len(list(staging.glob("duckdb-*/part*.parquet")))
             log.info(
                 "%s: %.0f s, %d part file(s) begun (up to %d rows each)",
                 label,

@@ -614,18 +614,28 @@ def lake_ids(lake: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("sessions", [1, 2])
-def test_a_whole_table_over_its_sessions_reads_every_row_once(big_table, tmp_path, sessions: int) -> None:
-    table = TableConfig(name="big", mode="full", sessions=sessions, batch_size=10_000)
+@pytest.mark.parametrize("mode", ["full", "window"])
+def test_an_extract_over_its_sessions_reads_every_row_once(
+    big_table, tmp_path, mode: str, sessions: int
+) -> None:
+    """A whole table as parallel ctid ranges, a window as parallel slices: every row once, and
+    never more sessions than the extract's pool slots."""
+    dated = {"date_column": "at"} if mode == "window" else {}
+    table = TableConfig(name="big", mode=mode, sessions=sessions, batch_size=10_000, **dated)
     reader = operator_reader(big_table)
-    place = {"source": "s", "schedule": Schedule.monthly, "lake_root": tmp_path, "window": JANUARY}
+    window = Window(dt.datetime(2025, 1, 1, tzinfo=UTC), dt.datetime(2025, 5, 1, tzinfo=UTC))
+    place = {"source": "s", "schedule": Schedule.monthly, "lake_root": tmp_path, "window": window}
     with SessionWatch(big_table.dsn) as watch:
         manifest = extract_table(reader, table, rows_per_file=50_000, **place)
         reader.release()
         after = watch.extra()
-    assert manifest.rows == 200_000
-    assert lake_ids(tmp_path) == list(range(1, 200_001)), "every row once, none twice"
+    expected = list(range(1, 200_001)) if mode == "full" else list(range(1, 120 * 24 * 60))
+    assert manifest.rows == len(expected)
+    assert lake_ids(tmp_path) == expected, "every row once, none twice"
     assert 1 <= watch.most <= sessions, f"{watch.most} sessions at once; the pool gives {sessions}"
+    print(f"{mode}, sessions: {sessions}: at most {watch.most} at once")
     assert after == 0
+    assert all(f.rows for f in manifest.files), "no empty part besides a whole empty window's"
     # parts of about rows_per_file: DuckDB rounds row groups up to whole vectors of 2,048 rows
     # and may add a row group to a file when threads race
     assert len(manifest.files) >= 3 and max(f.rows for f in manifest.files) <= 2 * 50_000

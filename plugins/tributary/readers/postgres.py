@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
 from tributary.errors import CatalogError, SourceError, TypeMappingError
-from tributary.parts import PartFile, adopt_parts, progress
+from tributary.parts import PartFile, adopt_parts, drop_empty_parts, progress
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -225,57 +226,72 @@ class PostgresReader(SourceReader):
         """DuckDB reads the rows through the scanner and writes the parts itself.
 
         About a third less client CPU than handing Arrow batches to pyarrow's writer, and no row
-        crosses into Python. ``sessions`` > 1 reads a whole table as parallel ctid ranges, or a
-        window as as many slices of its bounds, over that many PostgreSQL sessions. None when
-        the scanner cannot read the columns exactly: the caller streams batches instead.
+        crosses into Python. ``sessions`` > 1 reads a whole table as parallel ctid ranges (one
+        DuckDB, that many sessions), or a window as as many slices of its bounds side by side
+        (one DuckDB and one session each, each slice its own indexed query). None when the
+        scanner cannot read the columns exactly: the caller streams batches instead.
         """
         if not self.scanner_can_read(columns):
             return None
         import duckdb
 
         context, params = self._context(table, columns, window)
-        selects = [
-            render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context)
-            for bounds in _slices(params, window, sessions if table.mode is Mode.window else 1)
-        ]
-        folder = staging / f"duckdb-{audit.batch_id}"
+        slices = _slices(params, window, sessions if table.mode is Mode.window else 1)
         audit_values = dict(zip((f.name for f in AUDIT_FIELDS), audit.values(), strict=True))
-        sql = render(
-            DUCKDB,
-            "copy_parquet",
-            values={**audit_values, "target": str(folder)},
-            columns=context["columns"],
-            varchar_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
-            audit_columns=[(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
-            selects=selects,
-            compression="UNCOMPRESSED" if compression == "none" else compression.upper(),
-            row_group_size=table.batch_size,
-            row_groups_per_file=max(1, rows_per_file // table.batch_size),
-        )
-        settings = render(DUCKDB, "scanner_settings", sessions=sessions, ctid_scan=window is None)
+        shape = {
+            "columns": context["columns"],
+            "varchar_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
+            "audit_columns": [(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
+            "compression": "UNCOMPRESSED" if compression == "none" else compression.upper(),
+            "row_group_size": table.batch_size,
+            "row_groups_per_file": max(1, rows_per_file // table.batch_size),
+        }
+        jobs = []  # (folder, COPY statement) of each slice
+        for index, bounds in enumerate(slices):
+            folder = staging / f"duckdb-{index}"
+            select = render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context)
+            values = {**audit_values, "target": str(folder)}
+            jobs.append((folder, render(DUCKDB, "copy_parquet", values=values, selects=[select], **shape)))
+        ctid_sessions = sessions if window is None else 1
+        settings = render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None)
+        attach = render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
+        label = label or table.name
+        if len(jobs) > 1:
+            log.info("%s: %d slices of the window side by side, one session each", label, len(jobs))
         log.info(
             "%s: DuckDB reads through the postgres scanner over %d session(s) and writes the parts",
-            label or table.name,
-            sessions,
+            label,
+            ctid_sessions * len(jobs),
         )
-        self.release()  # the catalog session is not needed while DuckDB reads
-        con = duckdb_connection()
-        try:
-            with progress(folder, rows_per_file, label or table.name):
+
+        def copy(statement: str) -> None:
+            con = duckdb_connection()
+            try:
                 con.execute(settings)
-                with libpq_environment(self.libpq):
-                    con.execute(
-                        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
-                    )
-                    con.execute(sql)
+                con.execute(attach)
+                con.execute(statement)
+            finally:
+                con.close()
+
+        self.release()  # the catalog session is not needed while DuckDB reads
+        try:
+            # libpq reads PG* when DuckDB connects: at ATTACH and when a scan opens a session
+            with progress(staging, rows_per_file, label), libpq_environment(self.libpq):
+                if len(jobs) == 1:
+                    copy(jobs[0][1])
+                else:
+                    with ThreadPoolExecutor(len(jobs), thread_name_prefix="tributary-slice") as pool:
+                        for future in [pool.submit(copy, statement) for _, statement in jobs]:
+                            future.result()
         except duckdb.Error as exc:
             raise SourceError(
                 f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
                 f"(connection {self.conn_id!r}) failed: {exc}"
             ) from exc
-        finally:
-            con.close()
-        return adopt_parts(folder, staging, audit.batch_id)
+        parts: list[PartFile] = []
+        for folder, _ in jobs:
+            parts += adopt_parts(folder, staging, audit.batch_id, first_index=len(parts))
+        return drop_empty_parts(parts, staging)
 
     def _scanner_batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
