@@ -10,37 +10,28 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import difflib
 import os
 import re
-import typing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
-from pydantic.fields import FieldInfo
 
 from tributary.config import (
-    _PROBLEMS,
     LAKE_URLS,
     NAME_PATTERN,
     NAME_RULE,
     PROJECT_ROOT,
-    Loc,
-    _allowed,
     _config_error,
-    _duplicate_key,
     _error_line,
-    _is_model,
+    _format_errors,
     _key_path,
-    _keys,
     _line_of,
-    _parse,
+    _read_yaml,
     _show,
     _Strict,
-    _unwrap,
 )
 from tributary.errors import ConfigError
 from tributary.transform.project import WAREHOUSE_CONN_ID
@@ -463,57 +454,7 @@ class Extract(BaseModel):
         return cls(config=ExtractConfig.model_validate(value["config"]), path=Path(value["path"]))
 
 
-# --- reading files, with messages worded like the pipeline configs' ----------------------------
-
-
-def _field_at(loc: Loc) -> tuple[Any, FieldInfo | None]:
-    """The annotation and field of the key at ``loc`` of an extracts file."""
-    annotation: Any = ExtractsFile
-    field: FieldInfo | None = None
-    for key in loc:
-        annotation = _unwrap(annotation)
-        if isinstance(key, int):
-            if typing.get_origin(annotation) is not list:
-                return None, None
-            annotation, field = typing.get_args(annotation)[0], None
-        elif _is_model(annotation):
-            by_key = {f.alias or n: f for n, f in annotation.model_fields.items()}
-            if key not in by_key:
-                return None, None
-            field = by_key[str(key)]
-            annotation = field.annotation
-        else:
-            return None, None
-    return annotation, field
-
-
-def _describe(path: Path, root: yaml.Node | None, error: Any) -> tuple[int, str]:
-    kind, ctx = error["type"], error.get("ctx") or {}
-    loc: Loc = tuple(error["loc"])
-    got: str | None = _show(error.get("input"))
-    if kind == "tributary":
-        loc = (*loc, *ctx["key"])
-        what, got, allowed = ctx["what"], ctx["got"], ctx["allowed"]
-    elif kind == "extra_forbidden":
-        parent, _ = _field_at(loc[:-1])
-        keys = _keys(_unwrap(parent)) if _is_model(_unwrap(parent)) else []
-        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-        what = "unknown key" + (f" (did you mean {near[0]!r}?)" if near else "")
-        got, allowed = repr(loc[-1]), ", ".join(keys) or "no other keys"
-    else:
-        annotation, field = _field_at(loc)
-        what = _PROBLEMS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
-        allowed = (
-            _allowed(annotation, field) if annotation is not None else "see the README, section Extracts"
-        )
-        if kind == "missing":
-            got = None
-        elif kind in ("enum", "literal_error") and isinstance(error.get("input"), str):
-            choices = [c.strip().strip("'") for c in allowed.replace(" or ", ", ").split(",")]
-            near = difflib.get_close_matches(error["input"], choices, n=1)
-            what += f" (did you mean {near[0]!r}?)" if near else ""
-    line = _line_of(root, loc) or 0
-    return line, _error_line(path, line, _key_path(loc), what, got, allowed)
+# --- reading files, with the pipeline configs' messages ----------------------------------------
 
 
 def _invalid(path: Path, lines: list[str]) -> ConfigError:
@@ -524,21 +465,7 @@ def _invalid(path: Path, lines: list[str]) -> ConfigError:
 
 
 def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"{path}: cannot read the extract definitions: {reason}") from exc
-    try:
-        data, root = _parse(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "line ?"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{path}: not valid YAML\n  {path.name}, {where}: not valid YAML: {problem}; check the "
-            "indentation (spaces, not tabs), and quote values that hold ': ' or start with @, *, & or ["
-        ) from exc
+    data, root = _read_yaml(path, "extract definitions")
     if not isinstance(data, dict) or root is None:
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise _invalid(
@@ -554,28 +481,10 @@ def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
                 )
             ],
         )
-    duplicate = _duplicate_key(root)
-    if duplicate:
-        loc, first, again = duplicate
-        raise _invalid(
-            path,
-            [
-                _error_line(
-                    path,
-                    again.start_mark.line + 1,
-                    _key_path(loc),
-                    f"key is given twice (first on line {first.start_mark.line + 1}); "
-                    "YAML would keep only the last",
-                    repr(loc[-1]),
-                    "each key once per mapping",
-                )
-            ],
-        )
     try:
         parsed = ExtractsFile.model_validate(data)
     except ValidationError as exc:
-        described = sorted((_describe(path, root, e) for e in exc.errors()), key=lambda d: d[0])
-        raise _invalid(path, [text for _, text in described]) from exc
+        raise ConfigError(_format_errors(path, root, exc, ExtractsFile, "extract definitions")) from exc
     missing = []
     for index, extract in enumerate(parsed.extracts):
         if extract.source.object_type is ObjectType.query:
