@@ -1,11 +1,11 @@
 {# DuckDB reads the rows through the scanner and writes the Parquet parts itself: no batch
-   crosses into Python. `selects` are rendered select_attached statements (one per slice of the
-   window), read as one UNION ALL; `varchar_columns` are cast to VARCHAR where DuckDB's own type would be written differently
+   crosses into Python. `select` is a rendered select_attached (the table, a window, or one slice
+   of a window); `varchar_columns` are cast to VARCHAR where DuckDB's own type would be written differently
    (uuid, json); the audit columns are constants of the batch. Files land in `target`, a new
    folder, as part0.parquet, part1.parquet, ... of `row_groups_per_file` row groups each. #}
 {% set varchar_columns = varchar_columns | default([]) %}
 {% set audit_columns = audit_columns | default([]) %}
-{% if selects is not defined %}{% set selects = ["SELECT * FROM " ~ ident(table)] %}{% endif %}
+{% if select is not defined %}{% set select = "SELECT * FROM " ~ ident(table) %}{% endif %}
 COPY (
   SELECT
 {% for column in columns %}
@@ -14,7 +14,7 @@ COPY (
 {% for name, sql_type in audit_columns %}
     CAST({{ bind(name) }} AS {{ sql_type }}) AS {{ ident(name) }}{{ "," if not loop.last }}
 {% endfor %}
-  FROM ({{ selects | join("\n  UNION ALL\n") }}) AS q
+  FROM ({{ select }}) AS q
 ) TO {{ bind('target') }} (
   FORMAT parquet,
   COMPRESSION {{ compression | default("SNAPPY") }},

@@ -251,7 +251,7 @@ class PostgresReader(SourceReader):
             folder = staging / f"duckdb-{index}"
             select = render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context)
             values = {**audit_values, "target": str(folder)}
-            jobs.append((folder, render(DUCKDB, "copy_parquet", values=values, selects=[select], **shape)))
+            jobs.append((folder, render(DUCKDB, "copy_parquet", values=values, select=select, **shape)))
         ctid_sessions = sessions if window is None else 1
         settings = render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None)
         attach = render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
