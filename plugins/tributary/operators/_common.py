@@ -219,11 +219,22 @@ def _require_read_replica(reader: SourceReader, target: Target, *, sqlite_read_o
 class TableTaskOperator(BaseOperator):
     """Base of the per-table operators: one table of one source, in one lake.
 
+    The one ``__init__`` of every per-table operator but the file extract: Airflow wraps the
+    ``__init__`` of each class of an operator's hierarchy and deep-copies the DAG's params at
+    each level, so a chain of them made a 200-table DAG parse twice as slowly.
+
     :param source: the source name (``source.name`` of the pipeline config)
     :param table: the table's config, as a mapping of the pipeline config's keys
     :param schedule: ``@monthly`` or ``@daily``: the window a run covers
     :param lake_url: the lake root (file://, s3:// or gs://)
     :param lake_conn_id: the Airflow connection for the lake's credentials, if any
+    :param source_conn_id: the tasks that read the source (``SourceTaskOperator``): the Airflow
+        connection of the source database (sqlite, postgres, mssql)
+    :param require_read_replica: refuse to read unless the connection reaches a read-only replica
+    :param application_intent: SQL Server only: ``ReadOnly`` opens sessions with read intent, so an
+        availability-group listener routes them to a readable secondary
+    :param compression: the extracts: Parquet compression, snappy, zstd, gzip or none
+    :param rows_per_file: the extracts: rows per Parquet part file
     """
 
     template_fields = ("lake_url",)
@@ -237,6 +248,11 @@ class TableTaskOperator(BaseOperator):
         schedule: str,
         lake_url: str,
         lake_conn_id: str | None = None,
+        source_conn_id: str | None = None,
+        require_read_replica: bool = False,
+        application_intent: str | None = None,
+        compression: str = "snappy",
+        rows_per_file: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -245,6 +261,11 @@ class TableTaskOperator(BaseOperator):
         self.schedule = schedule
         self.lake_url = lake_url
         self.lake_conn_id = lake_conn_id
+        self.source_conn_id = source_conn_id
+        self.require_read_replica = require_read_replica
+        self.application_intent = application_intent
+        self.compression = compression
+        self.rows_per_file = rows_per_file
 
     @property
     def table_config(self) -> TableConfig:
@@ -304,31 +325,15 @@ class FileTaskOperator(TableTaskOperator):
 
 
 class SourceTaskOperator(TableTaskOperator):
-    """Base of the per-table operators that read the source (extract and verify).
-
-    :param source_conn_id: the Airflow connection of the source database (sqlite, postgres, mssql)
-    :param require_read_replica: refuse to read unless the connection reaches a read-only replica
-    :param application_intent: SQL Server only: ``ReadOnly`` opens sessions with read intent, so an
-        availability-group listener routes them to a readable secondary
-    """
+    """Base of the per-table operators that read the source (extract and verify): they need
+    ``source_conn_id`` (see ``TableTaskOperator``)."""
 
     template_fields = (*TableTaskOperator.template_fields, "source_conn_id")
 
-    def __init__(
-        self,
-        *,
-        source_conn_id: str,
-        require_read_replica: bool = False,
-        application_intent: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.source_conn_id = source_conn_id
-        self.require_read_replica = require_read_replica
-        self.application_intent = application_intent
-
     def reader(self) -> contextlib.AbstractContextManager[SourceReader]:
         """The source reader, classified errors, and the replica guard when asked for."""
+        if not self.source_conn_id:
+            raise AirflowFailException(f"{self.task_id}: no source_conn_id, the source's Airflow connection")
         return open_reader(
             self.source_conn_id,
             require_read_replica=self.require_read_replica,

@@ -1,4 +1,4 @@
-"""ExtractTableOperator: stream a table's window into Parquet parts and write the manifest."""
+"""ExtractTableOperator: a table's window into Parquet parts, and the manifest."""
 
 from __future__ import annotations
 
@@ -15,23 +15,10 @@ class ExtractTableOperator(SourceTaskOperator):
     audit columns, replaces the partition's files and writes ``_manifest.json``. A watermark
     table reads the rows changed since its committed high watermark into a new ``batch=``
     partition. The DAG's params choose a subset of tables (``tables``) and a full reload of
-    watermark tables (``full_refresh``); a table left out is skipped. The source parameters are
-    those of :class:`~tributary.operators._common.SourceTaskOperator`.
-
-    :param compression: Parquet compression: snappy, zstd, gzip or none
-    :param rows_per_file: rows per Parquet part file
+    watermark tables (``full_refresh``); a table left out is skipped. Its parameters are those
+    of :class:`~tributary.operators._common.TableTaskOperator` (source, lake, compression and
+    rows per file).
     """
-
-    def __init__(
-        self,
-        *,
-        compression: str = "snappy",
-        rows_per_file: int = 1_000_000,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.compression = compression
-        self.rows_per_file = rows_per_file
 
     def execute(self, context: Any) -> dict[str, Any]:
         place = self.place(context)

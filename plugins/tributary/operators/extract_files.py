@@ -31,15 +31,11 @@ class ExtractFilesOperator(FileTaskOperator):
         *,
         landing_url: str,
         landing_conn_id: str | None = None,
-        compression: str = "snappy",
-        rows_per_file: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.landing_url = landing_url
         self.landing_conn_id = landing_conn_id
-        self.compression = compression
-        self.rows_per_file = rows_per_file
 
     def execute(self, context: Any) -> dict[str, Any]:
         table = self.file_table
