@@ -263,6 +263,14 @@ def test_a_sensor_for_every_table_of_a_pipeline(tmp_path: Path) -> None:
         LakePartitionSensor.for_pipeline(load_config(config_file), task_id="w", tables=["nope"])
 
 
+def test_watermark_and_file_tables_have_no_partition_to_name_ahead() -> None:
+    shop = load_config(Path(__file__).parents[1] / "fixtures" / "files" / "shop.yaml")
+    with pytest.raises(ValueError, match=r"watermark or file tables.*schedule on their Assets"):
+        LakePartitionSensor.for_pipeline(shop, task_id="w")  # no table to wait for
+    with pytest.raises(ValueError, match=r"\['orders'\] are watermark or file tables"):
+        LakePartitionSensor.for_pipeline(shop, task_id="w", tables=["orders"])
+
+
 def test_arguments_are_checked_at_construction() -> None:
     with pytest.raises(ValueError, match="give a table"):
         LakePartitionSensor(task_id="w", lake_url="file:///x", source="pos", table="items")

@@ -120,30 +120,36 @@ class LakePartitionSensor(BaseSensorOperator):
         starting at ``start`` (a Jinja expression of the waiting DAG's run), for every table of
         the config (but watermark tables, whose partitions are named by batch) or those named."""
         every = sorted(config.tables, key=lambda t: t.name)
+
+        def template(table: Any) -> str | None:
+            # watermark and file tables land in a new batch=<id> partition per run
+            mode = getattr(table, "mode", None)
+            return _PARTITION_TEMPLATES.get((mode.value, config.schedule.value)) if mode else None
+
         if tables is None:
-            # a watermark table lands in a new batch=<id> partition per run: nothing to name ahead
-            chosen = [t for t in every if (t.mode.value, config.schedule.value) in _PARTITION_TEMPLATES]
+            chosen = [t for t in every if template(t)]
+            if not chosen:
+                raise ValueError(
+                    f"every table of source {config.source.name!r} is one of the watermark or file tables: "
+                    "each run writes a new batch=<id> partition, which a sensor cannot name ahead; "
+                    "schedule on their Assets instead"
+                )
         else:
             unknown = sorted(set(tables) - {t.name for t in every})
             if unknown:
                 raise ValueError(f"tables {unknown} are not in the pipeline of source {config.source.name!r}")
             chosen = [t for t in every if t.name in set(tables)]
-            unnamed = [
-                t.name for t in chosen if (t.mode.value, config.schedule.value) not in _PARTITION_TEMPLATES
-            ]
+            unnamed = [t.name for t in chosen if not template(t)]
             if unnamed:
                 raise ValueError(
-                    f"tables {unnamed} are in mode {chosen[0].mode.value!r}: each run writes a new "
-                    "batch=<id> partition, which a sensor cannot name ahead"
+                    f"tables {unnamed} are watermark or file tables: each run writes a new batch=<id> "
+                    "partition, which a sensor cannot name ahead; schedule on their Assets instead"
                 )
         return cls(
             lake_url=config.lake.resolved_url(),
             lake_conn_id=config.lake.conn_id,
             source=config.source.name,
-            partitions={
-                t.name: _PARTITION_TEMPLATES[(t.mode.value, config.schedule.value)].format(start=start)
-                for t in chosen
-            },
+            partitions={t.name: str(template(t)).format(start=start) for t in chosen},
             **kwargs,
         )
 
