@@ -244,3 +244,14 @@ def test_discard_columns_leaves_new_columns_out(db, tmp_path) -> None:
     assert "tier" not in written.names and "name" in written.names
     assert (tmp_path / "crm/customers" / after.partition / SUCCESS).exists()
     assert _all_partitions(tmp_path).count("*").fetchone() == (102,), "100 + id 5 and id 100 again"
+
+
+def test_batch_ids_sort_by_creation_time_even_within_one_second() -> None:
+    """The newest committed batch is found by name: ids of runs in the same second must sort."""
+    from tributary.replication import new_batch_id
+
+    noon = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+    made = [new_batch_id(noon + dt.timedelta(microseconds=us)) for us in (0, 1, 10, 999_999)]
+    for _ in range(20):  # whatever the random suffixes
+        assert sorted(made) == made
+        made = [new_batch_id(noon + dt.timedelta(microseconds=us)) for us in (0, 1, 10, 999_999)]
