@@ -6,9 +6,12 @@ that names the file, line, key and fix, while the DAGs of the other files are st
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +190,28 @@ class ConfigErrorDag(DAG):
         raise ConfigError(self.description or "invalid pipeline config")
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage-collector passes while the DAGs are built: a 200-table DAG creates thousands
+    of objects that refer to each other (DAG, groups, tasks), and each pass would scan the
+    growing heap again; about a fifth of the build time. The collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, DAG]:
     """Every DAG of the pipeline configs in ``folder`` (default: ``$TRIBUTARY_PIPELINES_DIR``
     or ``include/pipelines``), keyed by DAG id; broken files become one import error."""
+    with _collector_paused():
+        return _build_dags(folder)
+
+
+def _build_dags(folder: str | os.PathLike[str] | None) -> dict[str, DAG]:
     configs, errors = load_all(folder)
     dags: dict[str, DAG] = {}
     for path, config in configs:
