@@ -14,6 +14,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +45,16 @@ def _config_error(
     return PydanticCustomError(
         "tributary", "{what}", {"what": what, "key": key, "got": got, "allowed": allowed}
     )
+
+
+def first_repeat(names: Iterable[str]) -> tuple[int, int] | None:
+    """``(index, index of its first listing)`` of the first name listed twice, if any."""
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        first = seen.setdefault(name, index)
+        if first != index:
+            return index, first
+    return None
 
 
 class _Strict(BaseModel):
@@ -367,18 +378,18 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_tables(self) -> PipelineConfig:
-        seen: dict[str, int] = {}
-        for index, table in enumerate(self.tables):
-            first = seen.setdefault(table.group_id, index)
-            if first != index:
-                also = "" if table.name == self.tables[first].name else f" ({self.tables[first].name!r})"
-                raise _config_error(
-                    f"table {table.name!r} is already listed as tables[{first}]{also}; "
-                    f"both would be task group {table.group_id!r}",
-                    key=("tables", index, "name"),
-                    got=_show(table.name),
-                    allowed="each table once",
-                )
+        repeat = first_repeat(t.group_id for t in self.tables)
+        if repeat:
+            index, first = repeat
+            table = self.tables[index]
+            also = "" if table.name == self.tables[first].name else f" ({self.tables[first].name!r})"
+            raise _config_error(
+                f"table {table.name!r} is already listed as tables[{first}]{also}; "
+                f"both would be task group {table.group_id!r}",
+                key=("tables", index, "name"),
+                got=_show(table.name),
+                allowed="each table once",
+            )
         for index, table in enumerate(self.tables):
             if table.sessions > self.source.max_connections:
                 raise _config_error(
@@ -500,16 +511,16 @@ class Contract(_Strict):
 
     @model_validator(mode="after")
     def _names(self) -> Contract:
-        seen: dict[str, int] = {}
-        for index, column in enumerate(self.columns):
-            first = seen.setdefault(column.name, index)
-            if first != index:
-                raise _config_error(
-                    f"column {column.name!r} is already listed as columns[{first}]",
-                    key=("columns", index, "name"),
-                    got=_show(column.name),
-                    allowed="each column once",
-                )
+        repeat = first_repeat(c.name for c in self.columns)
+        if repeat:
+            index, first = repeat
+            raise _config_error(
+                f"column {self.columns[index].name!r} is already listed as columns[{first}]",
+                key=("columns", index, "name"),
+                got=_show(self.columns[index].name),
+                allowed="each column once",
+            )
+        seen = [c.name for c in self.columns]
         for index, name in enumerate(self.primary_key):
             if name not in seen:
                 raise _config_error(
@@ -522,7 +533,7 @@ class Contract(_Strict):
         if clash:
             raise _config_error(
                 f"column {clash[0]!r} is one of Tributary's audit columns",
-                key=("columns", list(seen).index(clash[0]), "name"),
+                key=("columns", seen.index(clash[0]), "name"),
                 got=_show(clash[0]),
                 allowed="a name other than " + ", ".join(sorted(_AUDIT_NAMES)),
             )

@@ -32,6 +32,7 @@ from tributary.config import (
     _read_yaml,
     _show,
     _Strict,
+    first_repeat,
 )
 from tributary.errors import ConfigError
 from tributary.transform.project import WAREHOUSE_CONN_ID
@@ -413,16 +414,15 @@ class ExtractsFile(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExtractsFile:
-        seen: dict[str, int] = {}
-        for index, extract in enumerate(self.extracts):
-            first = seen.setdefault(extract.name, index)
-            if first != index:
-                raise _config_error(
-                    f"extract {extract.name!r} is already defined as extracts[{first}]",
-                    key=("extracts", index, "name"),
-                    got=_show(extract.name),
-                    allowed="a name used once",
-                )
+        repeat = first_repeat(e.name for e in self.extracts)
+        if repeat:
+            index, first = repeat
+            raise _config_error(
+                f"extract {self.extracts[index].name!r} is already defined as extracts[{first}]",
+                key=("extracts", index, "name"),
+                got=_show(self.extracts[index].name),
+                allowed="a name used once",
+            )
         return self
 
 
