@@ -31,6 +31,7 @@ from tributary.failures.replica import sqlite_uri_read_only
 from tributary.lake_io import LakeRoot
 from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
+from tributary.replication import RunInfo
 from tributary.windows import Window
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,16 @@ class TableTaskOperator(BaseOperator):
             "window": run_window(context),
             "lake_root": lake_root(self.lake_url, self.lake_conn_id),
         }
+
+    def run_info(self, context: Any) -> RunInfo:
+        """The run an extract writes for: ids, start, and the ``full_refresh`` param."""
+        params = context.get("params") or {}
+        return RunInfo(
+            dag_id=self.dag_id,
+            run_id=context["run_id"],
+            run_start=getattr(context.get("dag_run"), "start_date", None),
+            full_refresh=bool(params.get("full_refresh")),
+        )
 
     def extracted_batch(self, context: Any) -> str | None:
         """The batch id the extract task of this table group wrote in this run."""

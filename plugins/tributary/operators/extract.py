@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tributary.operators._common import SourceTaskOperator, fail_fast, skip_unless_chosen
-from tributary.replication import RunInfo, extract_table, summary, table_partition
+from tributary.replication import extract_table, summary, table_partition
 
 
 class ExtractTableOperator(SourceTaskOperator):
@@ -23,15 +23,8 @@ class ExtractTableOperator(SourceTaskOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         place = self.place(context)
         table = self.table_config
-        params = context.get("params") or {}
         skip_unless_chosen(self, context, table.name)
-        dag_run = context.get("dag_run")
-        run = RunInfo(
-            dag_id=self.dag_id,
-            run_id=context["run_id"],
-            run_start=getattr(dag_run, "start_date", None),
-            full_refresh=bool(params.get("full_refresh")),
-        )
+        run = self.run_info(context)
         with fail_fast(), self.reader() as reader:
             manifest = extract_table(
                 reader,

@@ -6,7 +6,7 @@ from typing import Any
 
 from tributary.files.extract import Landing, extract_files, files_partition
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, skip_unless_chosen
-from tributary.replication import RunInfo, summary
+from tributary.replication import summary
 
 
 class ExtractFilesOperator(FileTaskOperator):
@@ -40,14 +40,7 @@ class ExtractFilesOperator(FileTaskOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         table = self.file_table
         skip_unless_chosen(self, context, table.name)
-        params = context.get("params") or {}
-        dag_run = context.get("dag_run")
-        run = RunInfo(
-            dag_id=self.dag_id,
-            run_id=context["run_id"],
-            run_start=getattr(dag_run, "start_date", None),
-            full_refresh=bool(params.get("full_refresh")),
-        )
+        run = self.run_info(context)
         lake = lake_root(self.lake_url, self.lake_conn_id)
         landing = Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
         with fail_fast():
