@@ -141,14 +141,15 @@ class PostgresReader(SourceReader):
     # -- queries -------------------------------------------------------------------------------
 
     def describe(self, table: TableConfig) -> list[Column]:
-        """The columns to read; a whole-table read fails if the role cannot read every column
-        (the catalog would leave those out, and the lake would silently lack them)."""
+        """The columns to read; a whole-table read fails if the role cannot read some columns
+        (the catalog would leave those out, and the lake would silently lack them). A role that
+        may read none gets the permission error of the read itself, with what to grant."""
         columns = super().describe(table)
         if table.columns is None:
             schema = self.schema_name(table)
             rows = self.fetch_all(render(POSTGRES, "hidden_columns"), {"schema": schema, "table": table.name})
-            if rows:
-                hidden = [row[0] for row in rows]
+            hidden = [row[0] for row in rows]
+            if hidden and not {c.name for c in columns} <= set(hidden):
                 raise CatalogError(
                     f"the user of connection {self.conn_id!r} may not read columns {hidden} of "
                     f"{schema}.{table.name}, so a copy of the whole table would lack them; grant "
