@@ -14,3 +14,12 @@
 {{ extract_object() }}
 {% endif %}
 {% endmacro %}
+{# The rows of one extract: every column (or the definition's `columns`), and with an incremental
+   filter only the rows of the run's window. #}
+{% macro extract_select() %}
+{% from "common/row_filter.sql" import row_filter with context %}
+SELECT {% if columns %}{% for column in columns %}{{ ident(column) }}{{ ", " if not loop.last }}{% endfor %}{% else %}*{% endif %}
+
+FROM {{ extract_from() | trim }}
+{{ row_filter() }}
+{% endmacro %}
