@@ -66,3 +66,29 @@ def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "pos.sqlite"
     generate(path, months=3, scale=0.05)
     return path
+
+
+def _forbidden(what: str):
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"parse time must not {what}")
+
+    return refuse
+
+
+@pytest.fixture
+def no_io(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Parse time reads YAML (and the dbt manifest) only: any network, database, DuckDB, Airflow
+    connection or Variable access fails the test."""
+    import socket
+    import sqlite3
+
+    import duckdb
+    from airflow.sdk import BaseHook, Variable
+
+    monkeypatch.setattr(socket.socket, "connect", _forbidden("open a network connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", _forbidden("resolve a host name"))
+    monkeypatch.setattr(sqlite3, "connect", _forbidden("open a SQLite database"))
+    monkeypatch.setattr(duckdb, "connect", _forbidden("open DuckDB"))
+    monkeypatch.setattr(BaseHook, "get_connection", _forbidden("look up an Airflow connection"))
+    monkeypatch.setattr(Variable, "get", _forbidden("read an Airflow variable"))
+    yield

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,26 +192,6 @@ def _write_big_configs(folder: Path, sources: int = 3, tables: int = 200) -> Non
             else:
                 lines.append(f"  - {{name: table_{t:03d}, mode: window, date_column: updated_at}}")
         (folder / f"src_{s}.yaml").write_text("\n".join(lines) + "\n")
-
-
-def _forbidden(what: str):
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"parse time must not {what}")
-
-    return refuse
-
-
-@pytest.fixture
-def no_io(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any network, database or Airflow-connection access fails the test."""
-    from airflow.sdk import BaseHook, Variable
-
-    monkeypatch.setattr(socket.socket, "connect", _forbidden("open a network connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", _forbidden("resolve a host name"))
-    monkeypatch.setattr(sqlite3, "connect", _forbidden("open a SQLite database"))
-    monkeypatch.setattr(BaseHook, "get_connection", _forbidden("look up an Airflow connection"))
-    monkeypatch.setattr(Variable, "get", _forbidden("read an Airflow variable"))
-    yield
 
 
 def test_no_io_guard_catches_a_factory_that_looks_up_a_connection(

@@ -5,10 +5,7 @@ DAG scheduled on the replication DAGs' bronze Assets; serializable for the sched
 from __future__ import annotations
 
 import json
-import socket
-import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,27 +19,6 @@ from tributary.transform.project import MANIFEST_ENV, POOL
 
 DBT_DAG_FILE = PROJECT_ROOT / "dags" / "tributary_dbt.py"
 POS_CONFIG = PROJECT_ROOT / "include" / "pipelines" / "pos.yaml"
-
-
-def _refuse(what: str):
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"parse time must not {what}")
-
-    return refuse
-
-
-@pytest.fixture
-def no_io(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from airflow.sdk import BaseHook, Variable
-
-    monkeypatch.setattr(socket.socket, "connect", _refuse("open a network connection"))
-    monkeypatch.setattr(sqlite3, "connect", _refuse("open a SQLite database"))
-    monkeypatch.setattr(BaseHook, "get_connection", _refuse("look up an Airflow connection"))
-    monkeypatch.setattr(Variable, "get", _refuse("read an Airflow variable"))
-    import duckdb
-
-    monkeypatch.setattr(duckdb, "connect", _refuse("open DuckDB"))
-    yield
 
 
 @pytest.fixture(scope="module")
