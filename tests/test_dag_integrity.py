@@ -95,8 +95,11 @@ def test_pos_dag_schedule_and_limits(pos_dag: DAG) -> None:
     assert type(pos_dag.timetable) is WindowTimetable
     assert type(pos_dag.timetable).__module__ == "tributary.timetable"
     assert pos_dag.timetable.summary == "0 0 1 * *"  # monthly, as pos.yaml says
-    assert pos_dag.start_date.date() == POS_CONFIG.start_date
-    assert (pos_dag.end_date.date() if pos_dag.end_date else None) == POS_CONFIG.end_date
+    # the pipeline's dates are the timetable's, not the DAG's (tributary.timetable says why)
+    assert pos_dag.timetable.start.date() == POS_CONFIG.start_date
+    assert (pos_dag.timetable.end.date() if pos_dag.timetable.end else None) == POS_CONFIG.end_date
+    assert pos_dag.start_date is None and pos_dag.end_date is None
+    assert all(t.start_date is None and t.end_date is None for t in pos_dag.tasks)
     assert pos_dag.max_active_runs == POS_CONFIG.max_active_runs
     assert {"tributary", "source:pos"} <= set(pos_dag.tags)
 
@@ -331,6 +334,23 @@ def test_scheduled_and_backfill_run_for_a_logical_date_covers_its_window(
     assert tuple(infer_automated_data_interval(dag.timetable, OCT_1)) == window
 
 
+def test_the_scheduler_runs_exactly_the_windows_from_start_date_to_before_end_date(pos_dag: DAG) -> None:
+    """With catch-up, the scheduler's runs are the pipeline's windows: 2025-01 .. 2025-04 for
+    start_date 2025-01-01 and end_date 2025-05-01, and then none."""
+    dag = _scheduler_view(pos_dag)
+    dag.catchup = True
+    starts, info = [], None
+    for _ in range(12):
+        info = dag.next_dagrun_info(last_automated_run_info=info)
+        if info is None:
+            break
+        starts.append(info.logical_date.date().isoformat())
+        assert info.data_interval.start == info.logical_date
+    assert starts == ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"]
+    # without catch-up (the DAG's setting), today is long after end_date: nothing to schedule
+    assert _scheduler_view(pos_dag).next_dagrun_info(last_automated_run_info=None) is None
+
+
 # --- serialization: what the DAG processor stores and the scheduler reads ---------------------
 
 
@@ -351,6 +371,10 @@ def test_pos_dag_serializes_and_reads_back_with_its_timetable(pos_dag: DAG) -> N
 
     assert type(restored.timetable) is WindowTimetable
     assert restored.timetable.summary == pos_dag.timetable.summary
+    assert (restored.timetable.start, restored.timetable.end) == (
+        pos_dag.timetable.start,
+        pos_dag.timetable.end,
+    )
     interval = restored.timetable.infer_manual_data_interval(run_after=OCT_1)
     assert (interval.start, interval.end) == (OCT_1, NOV_1)
     assert sorted(restored.task_ids) == sorted(pos_dag.task_ids)

@@ -137,9 +137,8 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
     )
     with DAG(
         dag_id=config.dag_id,
-        schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC"),
-        start_date=start,
-        end_date=end,
+        # the pipeline's dates live in the timetable, not on the DAG: see tributary.timetable
+        schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC", start=start, end=end),
         catchup=False,
         max_active_runs=config.max_active_runs,
         default_args=default_args,
@@ -152,6 +151,8 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                 "source": config.source.name,
                 "table": table.model_dump(mode="json", by_alias=True, exclude_defaults=True),
                 "schedule": config.schedule.value,
+                "first_date": config.start_date.isoformat(),
+                "last_date": config.end_date.isoformat() if config.end_date else None,
                 **lake,
             }
             if isinstance(table, FileTableConfig):

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from tributary.config import Mode, Schedule, TableConfig
+from tributary.errors import TributaryError
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,47 @@ class Window:
     start: dt.datetime | None
     end: dt.datetime
     include_nulls: bool = False
+
+
+def window_containing(moment: dt.datetime, schedule: Schedule) -> Window:
+    """The window of ``schedule`` that contains ``moment``: its UTC month or its UTC day.
+
+    What a run for logical date ``moment`` replicates, however it was started: scheduled, a
+    backfill, ``airflow dags trigger -l``, the REST API or the UI, ``airflow dags test``.
+    """
+    utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    if schedule is Schedule.daily:
+        start = dt.datetime(utc.year, utc.month, utc.day, tzinfo=dt.UTC)
+        return Window(start, start + dt.timedelta(days=1))
+    start = dt.datetime(utc.year, utc.month, 1, tzinfo=dt.UTC)
+    following = dt.datetime(utc.year + utc.month // 12, utc.month % 12 + 1, 1, tzinfo=dt.UTC)
+    return Window(start, following)
+
+
+class OutOfRange(TributaryError):
+    """A run for a window the pipeline does not cover (before its ``start_date`` or from its
+    ``end_date`` on): nothing is replicated, and the message says what to do instead."""
+
+    permanent = True
+
+
+def check_in_range(window: Window, start_date: dt.date | None, end_date: dt.date | None, dag_id: str) -> None:
+    """Refuse a window that starts before the pipeline's ``start_date`` or at or after its
+    ``end_date`` (the windows its scheduler would never run)."""
+    assert window.start is not None
+    first = window.start.date()
+    if (start_date is None or first >= start_date) and (end_date is None or first < end_date):
+        return
+    covered = f"from {start_date.isoformat() if start_date else 'the beginning'}" + (
+        f" to before {end_date.isoformat()}" if end_date else " on"
+    )
+    raise OutOfRange(
+        f"{dag_id}: this run's window {window.start:%Y-%m-%d} -> {window.end:%Y-%m-%d} is outside "
+        f"the windows of its pipeline config (start_date {start_date}, end_date {end_date}): "
+        f"nothing was replicated. Trigger a logical date {covered} (e.g. `airflow dags trigger "
+        f"{dag_id} -l {(start_date or first).isoformat()}`), or move the config's "
+        f"{'end_date' if start_date is None or first >= start_date else 'start_date'}."
+    )
 
 
 def partition_for(

@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
+from tributary.config import Schedule
 from tributary.errors import ConfigError, TributaryError
 from tributary.extracts.config import Extract, load_extracts
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
@@ -27,7 +28,7 @@ from tributary.extracts.run import FAILED, Outcome, run_extract
 from tributary.extracts.warehouse import DEFAULT_LOCK_WAIT_SECONDS
 from tributary.timetable import CRON, WindowTimetable
 from tributary.transform.project import POOL, WAREHOUSE_CONN_ID, warehouse_path
-from tributary.windows import Window
+from tributary.windows import Window, window_containing
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,13 @@ SUMMARY_KEY = "extract_summary"
 
 
 def run_window(context: Any) -> Window:
-    """The run's data interval; a run without one (triggered with no logical date) covers the UTC
-    day it was triggered in."""
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None and start < end:
-        return Window(start, end)
-    after = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
-    day = dt.datetime.combine(after.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
-    return Window(day, day + dt.timedelta(days=1))
+    """The UTC day of the run's logical date (not its data interval: ``airflow dags trigger -l D``
+    gets the interval of the time it is run, not of D); a run without a logical date covers the
+    UTC day it was triggered in."""
+    moment = context.get("logical_date")
+    if moment is None:
+        moment = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
+    return window_containing(moment, Schedule.daily)
 
 
 def _warehouse(conn_id: str) -> tuple[Path, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from tributary.lake_io import LakeRoot
 from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
 from tributary.replication import RunInfo
-from tributary.windows import Window
+from tributary.windows import Window, check_in_range, window_containing
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,34 @@ def lake_root(url: str, conn_id: str | None) -> LakeRoot:
     return storage_lake_root(url, conn_id)
 
 
-def run_window(context: Any) -> Window:
-    start, end = context["data_interval_start"], context["data_interval_end"]
-    if start is None or end is None or start >= end:
+def run_window(context: Any, schedule: Schedule) -> Window:
+    """The window this run replicates: the one that contains its logical date.
+
+    Airflow's data interval is not trusted alone: ``airflow dags trigger -l D`` asks the timetable
+    for the manual interval of the moment it is run, not of D, and a REST call may pass any
+    interval. A data interval that differs from the logical date's window is logged and ignored.
+    """
+    logical = context.get("logical_date")
+    if logical is None:
         raise AirflowFailException(
-            "this run has no data interval; replication DAGs use a window timetable, trigger them "
-            "with a logical date (e.g. `airflow dags trigger replicate_pos -l 2025-10-01`)"
+            "this run has no logical date, so no window to replicate; trigger it with one "
+            f"(e.g. `airflow dags trigger {context['dag'].dag_id} -l 2025-10-01`, or a logical date "
+            "in the UI's trigger form)"
         )
-    return Window(start, end)
+    window = window_containing(logical, schedule)
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if (start, end) != (window.start, window.end):
+        log.warning(
+            "Airflow gave this run the data interval %s -> %s, which is not the window of its "
+            "logical date %s (`airflow dags trigger -l` asks for the interval of the time it is "
+            "run); Tributary replicates the window of the logical date: %s -> %s",
+            start,
+            end,
+            logical,
+            window.start,
+            window.end,
+        )
+    return window
 
 
 def _libpq_params(conn: Any) -> dict[str, Any]:
@@ -236,6 +257,10 @@ class TableTaskOperator(BaseOperator):
         availability-group listener routes them to a readable secondary
     :param compression: the extracts: Parquet compression, snappy, zstd, gzip or none
     :param rows_per_file: the extracts: rows per Parquet part file
+    :param first_date: the pipeline's ``start_date`` (ISO date): a run whose window starts
+        earlier is refused with a message (the DAG carries no dates, see ``tributary.timetable``)
+    :param last_date: the pipeline's ``end_date`` (ISO date), if any: a run whose window starts
+        on or after it is refused with a message
     """
 
     template_fields = ("lake_url",)
@@ -254,6 +279,8 @@ class TableTaskOperator(BaseOperator):
         application_intent: str | None = None,
         compression: str = "snappy",
         rows_per_file: int = 1_000_000,
+        first_date: str | None = None,
+        last_date: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -267,6 +294,8 @@ class TableTaskOperator(BaseOperator):
         self.application_intent = application_intent
         self.compression = compression
         self.rows_per_file = rows_per_file
+        self.first_date = first_date
+        self.last_date = last_date
 
     @property
     def table_config(self) -> TableConfig:
@@ -274,10 +303,19 @@ class TableTaskOperator(BaseOperator):
 
     def place(self, context: Any) -> dict[str, Any]:
         """The keyword arguments that locate this task's partition."""
+        schedule = Schedule(self.schedule)
+        window = run_window(context, schedule)
+        with fail_fast():
+            check_in_range(
+                window,
+                dt.date.fromisoformat(self.first_date) if self.first_date else None,
+                dt.date.fromisoformat(self.last_date) if self.last_date else None,
+                self.dag_id,
+            )
         return {
             "source": self.source,
-            "schedule": Schedule(self.schedule),
-            "window": run_window(context),
+            "schedule": schedule,
+            "window": window,
             "lake_root": lake_root(self.lake_url, self.lake_conn_id),
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tributary.config import Schedule
 from tributary.files.extract import files_partition
 from tributary.files.verify import verify_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, run_window
@@ -27,6 +28,6 @@ class VerifyFilesOperator(FileTaskOperator):
                 source=self.source,
                 lake_root=lake,
                 batch_id=batch_id,
-                reference_time=run_window(context).end,
+                reference_time=run_window(context, Schedule(self.schedule)).end,
             )
         return summary(manifest, files_partition(lake, self.source, table.name, batch_id).path)
