@@ -12,7 +12,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint clean airflow
 
 venv: $(STAMP)
 
@@ -27,6 +27,12 @@ demo: venv dbt-manifest
 
 test: venv dbt-manifest
 	$(PY) -m pytest
+
+# A local Airflow 3 on this project, in the foreground (scripts/local_airflow.py): API server and
+# UI, scheduler, DAG processor, triggerer, over a PostgreSQL metadata database it starts and
+# stops; Ctrl-C stops them all. Its home is .airflow/local (AIRFLOW_ARGS="--port 8080" for a port).
+airflow: venv dbt-manifest
+	$(PY) scripts/local_airflow.py $(AIRFLOW_ARGS)
 
 # The dbt manifest the dbt DAGs are rendered from (Cosmos LoadMode.DBT_MANIFEST): `dbt parse`,
 # again whenever a file of the dbt project changes.

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -28,6 +29,14 @@ def months(start: dt.date, end: dt.date) -> list[dt.date]:
         out.append(day)
         day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return out
+
+
+def demo_months() -> tuple[Any, list[dt.date]]:
+    """The demo pipeline config and its monthly windows (start_date to before end_date)."""
+    from tributary.config import load_config
+
+    config = load_config(CONFIG)
+    return config, months(config.start_date, config.end_date or dt.date.today().replace(day=1))
 
 
 def prepare_airflow(pool: str, slots: int) -> None:
@@ -50,12 +59,9 @@ def main() -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "tributary=INFO")
     logging.basicConfig(level=logging.WARNING)
 
-    from tributary.config import load_config
     from tributary.demo.generate import generate
 
-    config = load_config(CONFIG)
-    end = config.end_date or dt.date.today().replace(day=1)
-    windows = months(config.start_date, end)
+    config, windows = demo_months()
 
     DATA.mkdir(exist_ok=True)
     print(f"== generating the demo source {SOURCE_DB} ({len(windows)} months)", flush=True)

@@ -23,6 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PORT_CONF = "tributary_port.conf"  # included by postgresql.conf: the port of the latest start
+
+
 def _as_pg(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", OS_USER, "--", *cmd] if os.geteuid() == 0 else cmd
 
@@ -108,15 +111,17 @@ class PgCluster:
         )
 
 
-def start_cluster(base: Path | None = None, *, extra_conf: str = "") -> PgCluster:
-    """initdb + start a cluster listening on 127.0.0.1 only, trust auth for local tests."""
+def init_cluster(datadir: Path, *, extra_conf: str = "") -> None:
+    """initdb a cluster in ``datadir`` (a new or empty folder) that listens on 127.0.0.1 only,
+    with trust auth: for tests and local development, never for data that matters."""
     if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
-        raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not on PATH")
-    root = Path(tempfile.mkdtemp(prefix="tributary-pg-", dir=base))
-    datadir = root / "data"
-    datadir.mkdir()
+        raise RuntimeError(
+            "PostgreSQL server binaries (initdb, pg_ctl) are not on PATH: install PostgreSQL's "
+            "server package (Debian: postgresql; macOS: brew install postgresql)"
+        )
+    datadir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        shutil.chown(root, OS_USER)
+        shutil.chown(datadir.parent, OS_USER)
         shutil.chown(datadir, OS_USER)
     os.chmod(datadir, 0o700)
     subprocess.run(
@@ -126,15 +131,29 @@ def start_cluster(base: Path | None = None, *, extra_conf: str = "") -> PgCluste
         check=True,
         capture_output=True,
     )
-    port = free_port()
     with open(datadir / "postgresql.conf", "a") as fh:
         fh.write(
-            f"\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = ''\n"
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\ntimezone = 'UTC'\n" + extra_conf
+            "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\ntimezone = 'UTC'\n"
+            f"include_if_exists = '{PORT_CONF}'\n" + extra_conf
         )
+
+
+def open_cluster(datadir: Path, port: int | None = None) -> PgCluster:
+    """Start the cluster of ``datadir`` (made by ``init_cluster``) on ``port`` (a free one by
+    default)."""
+    port = port or free_port()
+    (datadir / PORT_CONF).write_text(f"port = {port}\n")
     cluster = PgCluster(datadir=datadir, port=port)
     cluster.start()
     return cluster
+
+
+def start_cluster(base: Path | None = None, *, extra_conf: str = "") -> PgCluster:
+    """initdb + start a throwaway cluster on 127.0.0.1 and a free port, trust auth for tests."""
+    root = Path(tempfile.mkdtemp(prefix="tributary-pg-", dir=base))
+    init_cluster(root / "data", extra_conf=extra_conf)
+    return open_cluster(root / "data")
 
 
 def remove_cluster(cluster: PgCluster) -> None:
