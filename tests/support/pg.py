@@ -124,13 +124,18 @@ def init_cluster(datadir: Path, *, extra_conf: str = "") -> None:
         shutil.chown(datadir.parent, OS_USER)
         shutil.chown(datadir, OS_USER)
     os.chmod(datadir, 0o700)
-    subprocess.run(
+    out = subprocess.run(
         _as_pg(
             ["initdb", "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
         ),
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if out.returncode != 0:
+        who = f" (the server runs as OS user {OS_USER}, who must be able to enter every parent folder)"
+        raise RuntimeError(
+            f"initdb {datadir} failed{who if os.geteuid() == 0 else ''}:\n{out.stderr.strip()}"
+        )
     with open(datadir / "postgresql.conf", "a") as fh:
         fh.write(
             "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
