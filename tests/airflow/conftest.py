@@ -86,9 +86,10 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
         pytest.fail("`make airflow` did not start:\n" + "\n".join(output[-60:]))
     stack = Airflow(process, home, url, password, lakes, source, pipelines, output)
     # the rest of its output is read in the background, so that the pipe never fills
-    threading.Thread(
+    stack.reader = threading.Thread(
         target=lambda: stack.output.extend(ln.rstrip("\n") for ln in process.stdout), daemon=True
-    ).start()
+    )
+    stack.reader.start()
     try:
         # as a user adds a source: a connection and a pool, from a second shell
         stack.cli("connections", "add", "rp_db", "--conn-type", "sqlite", "--conn-host", str(source))

@@ -35,6 +35,7 @@ class Airflow:
     source: Path
     pipelines: Path
     output: list[str] = field(default_factory=list)
+    reader: Any = None  # the thread that reads the rest of its output
     _token: str | None = None
 
     # --- a second shell -----------------------------------------------------------------------
@@ -144,6 +145,8 @@ class Airflow:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             raise
+        if self.reader is not None:
+            self.reader.join(10)  # the last lines it printed
         return self.process.returncode
 
 
