@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tributary.audit import Audit, add_audit, with_audit_schema
+from tributary.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +47,44 @@ def part_name(batch_id: str, index: int) -> str:
     return f"part-{batch_id}-{index:05d}.parquet"
 
 
-def write_parts(
+def as_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` (whose columns are ``schema``'s, in order) as a batch of ``schema``: types cast,
+    nullability as ``schema`` declares it. Unlike ``RecordBatch.cast``, a NULL in a non-nullable
+    field does not fail here: ``write_files`` refuses it, naming the table."""
+    if batch.schema == schema:
+        return batch
+    arrays = [a if a.type == f.type else a.cast(f.type) for a, f in zip(batch.columns, schema, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def check_not_null(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> None:
+    """Refuse a NULL in a field the source declares NOT NULL: a non-nullable Parquet field
+    that held one would be a lie (and pyarrow refuses it without naming the table)."""
+    for field, column in zip(schema, batch.columns, strict=True):
+        if not field.nullable and column.null_count:
+            raise DataError(
+                f"{label}: column {field.name!r} is declared NOT NULL in the source, yet "
+                f"{column.null_count} row(s) of this read hold NULL (SQLite, say, keeps rows "
+                "written before the constraint or with checks off); correct those rows in the "
+                "source, or drop the NOT NULL constraint so that the column is written nullable"
+            )
+
+
+def write_files(
     batches: Iterable[pa.RecordBatch],
     *,
     schema: pa.Schema,
-    audit: Audit,
-    staging: Path,
+    path_of: Callable[[int], Path],
     compression: str = "snappy",
     rows_per_file: int = 1_000_000,
     label: str = "",
 ) -> list[PartFile]:
-    """Write ``batches`` (of ``schema``) with audit columns as parts under ``staging``.
+    """Write ``batches`` of exactly ``schema`` as Parquet files ``path_of(0)``, ``path_of(1)``,
+    ..., a new file every ``rows_per_file`` rows; the fields' nullability is written as it is.
 
-    An empty source still yields one part with the schema and no rows, so that readers see the
-    columns of an empty window.
+    No rows still yield one file with the schema and no rows, so that readers see the columns of
+    an empty window.
     """
-    full_schema = with_audit_schema(schema)
     codec = None if compression == "none" else compression
     parts: list[PartFile] = []
     writer: pq.ParquetWriter | None = None
@@ -79,22 +102,21 @@ def write_parts(
 
     def open_next() -> None:
         nonlocal writer, path, file_rows
-        path = staging / part_name(audit.batch_id, len(parts))
-        writer = pq.ParquetWriter(path, full_schema, compression=codec)
+        path = path_of(len(parts))
+        writer = pq.ParquetWriter(path, schema, compression=codec)
         file_rows = 0
 
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        if batch.schema != schema:
-            batch = batch.cast(schema)
+        check_not_null(batch, schema, label)
         offset = 0
         while offset < batch.num_rows:
             if writer is None:
                 open_next()
             assert writer is not None
             take = min(batch.num_rows - offset, rows_per_file - file_rows)
-            writer.write_batch(add_audit(batch.slice(offset, take), audit, full_schema))
+            writer.write_batch(batch.slice(offset, take))
             offset += take
             file_rows += take
             total += take
@@ -117,6 +139,29 @@ def write_parts(
         total / elapsed,
     )
     return parts
+
+
+def write_parts(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    schema: pa.Schema,
+    audit: Audit,
+    staging: Path,
+    compression: str = "snappy",
+    rows_per_file: int = 1_000_000,
+    label: str = "",
+) -> list[PartFile]:
+    """Write ``batches`` (of ``schema``) with audit columns as parts under ``staging``."""
+    full_schema = with_audit_schema(schema)
+
+    return write_files(
+        (add_audit(as_schema(b, schema), audit, full_schema) for b in batches if b.num_rows),
+        schema=full_schema,
+        path_of=lambda index: staging / part_name(audit.batch_id, index),
+        compression=compression,
+        rows_per_file=rows_per_file,
+        label=label,
+    )
 
 
 def adopt_parts(folder: Path, staging: Path, batch_id: str, first_index: int = 0) -> list[PartFile]:

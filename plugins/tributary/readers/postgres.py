@@ -27,7 +27,7 @@ from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
 from tributary.errors import CatalogError, SourceError, TypeMappingError
-from tributary.parts import PartFile, adopt_parts, drop_empty_parts, progress
+from tributary.parts import PartFile, adopt_parts, as_schema, drop_empty_parts, progress
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -317,7 +317,7 @@ class PostgresReader(SourceReader):
                     )
                     reader = con.execute(sql).to_arrow_reader(table.batch_size)
                 for batch in reader:
-                    yield batch.cast(schema) if batch.schema != schema else batch
+                    yield as_schema(batch, schema)
             except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
                 raise SourceError(
                     f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
