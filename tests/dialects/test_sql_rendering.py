@@ -164,6 +164,7 @@ def test_pymssql_is_pyformat_and_substitutes_a_dict() -> None:
     catalog = _mssql.substitute_params(render(MSSQL, "columns"), {"schema": "dbo", "table": TABLE}).decode()
     assert "TABLE_SCHEMA = N'dbo'" in catalog
     assert "TABLE_NAME = N'x\"; DROP TABLE sales; --]'" in catalog
+    assert "CASE WHEN IS_NULLABLE = 'YES' THEN 1 ELSE 0 END AS nullable" in catalog  # NOT NULL -> 0
 
 
 def test_pymssql_cannot_escape_a_placeholder_in_an_identifier() -> None:

@@ -22,12 +22,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from tributary.audit import AUDIT_FIELDS, Audit
+from tributary.audit import AUDIT_FIELDS, Audit, with_audit_schema
 from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
 from tributary.errors import CatalogError, SourceError, TypeMappingError
-from tributary.parts import PartFile, adopt_parts, drop_empty_parts, progress
+from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -224,13 +224,16 @@ class PostgresReader(SourceReader):
         sessions: int = 1,
         label: str = "",
     ) -> list[PartFile] | None:
-        """DuckDB reads the rows through the scanner and writes the parts itself.
+        """DuckDB reads the rows through the scanner, audit columns included; pyarrow writes them.
 
-        About a third less client CPU than handing Arrow batches to pyarrow's writer, and no row
-        crosses into Python. ``sessions`` > 1 reads a whole table as parallel ctid ranges (one
-        DuckDB, that many sessions), or a window as as many slices of its bounds side by side
-        (one DuckDB and one session each, each slice its own indexed query). None when the
-        scanner cannot read the columns exactly: the caller streams batches instead.
+        No row crosses into Python objects: DuckDB hands over Arrow batches, which pyarrow's
+        writer writes as parts of the exact schema, NOT NULL columns as required fields (DuckDB's
+        own Parquet writer, which wrote the parts before, marks every column optional; a second
+        pass to fix that cost more than this path, see the README). ``sessions`` > 1 reads a
+        whole table as parallel ctid ranges (one DuckDB, that many sessions), or a window as as
+        many slices of its bounds side by side (one DuckDB, session and writer each, each slice
+        its own indexed query). None when the scanner cannot read the columns exactly: the
+        caller streams batches instead.
         """
         if not self.scanner_can_read(columns):
             return None
@@ -239,60 +242,66 @@ class PostgresReader(SourceReader):
         context, params = self._context(table, columns, window)
         slices = _slices(params, window, sessions if table.mode is Mode.window else 1)
         audit_values = dict(zip((f.name for f in AUDIT_FIELDS), audit.values(), strict=True))
+        schema = with_audit_schema(schema_of(columns))
         shape = {
             "columns": context["columns"],
             "varchar_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
             "audit_columns": [(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
-            "compression": "UNCOMPRESSED" if compression == "none" else compression.upper(),
-            "row_group_size": table.batch_size,
-            "row_groups_per_file": max(1, rows_per_file // table.batch_size),
         }
-        jobs = []  # (folder, COPY statement) of each slice
-        for index, bounds in enumerate(slices):
-            folder = staging / f"duckdb-{index}"
-            select = render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context)
-            values = {**audit_values, "target": str(folder)}
-            jobs.append((folder, render(DUCKDB, "copy_parquet", values=values, select=select, **shape)))
+        statements = [
+            render(
+                DUCKDB,
+                "select_audited",
+                values=audit_values,
+                select=render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context),
+                **shape,
+            )
+            for bounds in slices
+        ]
         ctid_sessions = sessions if window is None else 1
         settings = render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None)
         attach = render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
-        label = label or table.name
-        if len(jobs) > 1:
-            log.info("%s: %d slices of the window side by side, one session each", label, len(jobs))
+        label = label or f"{context['schema']}.{table.name}"
+        if len(statements) > 1:
+            log.info("%s: %d slices of the window side by side, one session each", label, len(statements))
         log.info(
-            "%s: DuckDB reads through the postgres scanner over %d session(s) and writes the parts",
+            "%s: DuckDB reads through the postgres scanner over %d session(s), pyarrow writes the parts",
             label,
-            ctid_sessions * len(jobs),
+            ctid_sessions * len(statements),
         )
 
-        def copy(statement: str) -> None:
+        def write(index: int) -> list[PartFile]:
             con = duckdb_connection()
             try:
                 con.execute(settings)
                 con.execute(attach)
-                con.execute(statement)
+                rows = con.execute(statements[index]).to_arrow_reader(table.batch_size)
+                return write_files(
+                    (as_schema(batch, schema) for batch in rows),
+                    schema=schema,
+                    path_of=lambda n: staging / f"slice{index}-{n}.parquet",
+                    compression=compression,
+                    rows_per_file=rows_per_file,
+                    label=label,
+                )
             finally:
                 con.close()
 
         self.release()  # the catalog session is not needed while DuckDB reads
         try:
             # libpq reads PG* when DuckDB connects: at ATTACH and when a scan opens a session
-            with progress(staging, rows_per_file, label), libpq_environment(self.libpq):
-                if len(jobs) == 1:
-                    copy(jobs[0][1])
+            with libpq_environment(self.libpq):
+                if len(statements) == 1:
+                    written = [write(0)]
                 else:
-                    with ThreadPoolExecutor(len(jobs), thread_name_prefix="tributary-slice") as pool:
-                        for future in [pool.submit(copy, statement) for _, statement in jobs]:
-                            future.result()
-        except duckdb.Error as exc:
+                    with ThreadPoolExecutor(len(statements), thread_name_prefix="tributary-slice") as pool:
+                        written = list(pool.map(write, range(len(statements))))
+        except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
             raise SourceError(
                 f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
                 f"(connection {self.conn_id!r}) failed: {exc}"
             ) from exc
-        parts: list[PartFile] = []
-        for folder, _ in jobs:
-            parts += adopt_parts(folder, staging, audit.batch_id, first_index=len(parts))
-        return drop_empty_parts(parts, staging)
+        return drop_empty_parts(rename_parts(written, staging, audit.batch_id), staging)
 
     def _scanner_batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
@@ -317,7 +326,7 @@ class PostgresReader(SourceReader):
                     )
                     reader = con.execute(sql).to_arrow_reader(table.batch_size)
                 for batch in reader:
-                    yield batch.cast(schema) if batch.schema != schema else batch
+                    yield as_schema(batch, schema)
             except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
                 raise SourceError(
                     f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
