@@ -272,7 +272,7 @@ class PrimaryKeys:
     """
 
     ROW, LINE = "_tributary_row", "_tributary_line"
-    MEMORY_LIMIT = "256MB"
+    MEMORY_LIMIT = "32MB"
 
     def __init__(self, columns: Sequence[str], workdir: Path) -> None:
         self.columns = list(columns)
