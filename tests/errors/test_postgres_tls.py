@@ -299,3 +299,36 @@ def test_the_scanner_secret_holds_the_settings_and_sql_text_no_password() -> Non
     assert "s3cret" not in attach and "SECRET 'tributary_source'" in attach
     with pytest.raises(ValueError, match="not libpq connection keywords"):
         scanner_attach({"cursor": "dictcursor"}, "public")
+
+
+def test_a_host_name_the_certificate_does_not_hold_names_the_host_field(tls_cluster, monkeypatch) -> None:
+    # hostaddr reaches the server; verify-full checks its certificate against the Host field
+    conn = json.loads(tls_cluster.conn(**tls_cluster.verified(hostaddr="127.0.0.1")))
+    conn["host"] = "not-in-the-certificate.example"
+    conn_id = define(monkeypatch, "tls_wrong_name", json.dumps(conn))
+
+    with pytest.raises(TlsFailed) as info:
+        read_all(conn_id, SALES, scanner=True)
+
+    assert "does not match host name" in info.value.driver_message
+    assert "does not name not-in-the-certificate.example, the Host field" in str(info.value)
+
+
+def test_a_server_without_tls_names_sslmode(pg_cluster, monkeypatch) -> None:
+    conn = json.loads(pg_cluster.connection_json())
+    conn["extra"] = json.dumps({"sslmode": "require"})
+    conn_id = define(monkeypatch, "tls_plain_server", json.dumps(conn))
+
+    with pytest.raises(TlsFailed) as info:
+        read_all(conn_id, SALES, scanner=True)
+
+    assert info.value.permanent
+    assert "`sslmode` in the extra of connection 'tls_plain_server' requires TLS" in str(info.value)
+
+
+def test_sslpassword_is_masked_like_a_password() -> None:
+    from tributary.failures import mask, secrets_of
+
+    assert SSL_PASSWORD in secrets_of(None, {"sslpassword": SSL_PASSWORD, "sslkey": "/k.pem"})
+    assert "/k.pem" not in secrets_of(None, {"sslkey": "/k.pem"}), "a key's path is no secret"
+    assert SSL_PASSWORD not in mask(f"sslpassword={SSL_PASSWORD} host=h")

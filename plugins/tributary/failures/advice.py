@@ -73,12 +73,6 @@ ADVICE: dict[str, dict[str, str]] = {
             "`sslpassword` (a client certificate), `sslcrl`, `ssl_min_protocol_version`. The "
             "driver's error below names what was refused. " + _CHECK_CONNECTION
         ),
-        "mssql": (
-            "the TLS handshake with SQL Server at $host:$port failed. Set `encryption` (off, "
-            "request, require) in the extra of connection '$conn_id'; the CA that signed the "
-            "server's certificate must be trusted by the worker's system store (FreeTDS's `ca "
-            "file` setting in freetds.conf otherwise). " + _CHECK_CONNECTION
-        ),
         "*": "the TLS handshake with $host:$port failed. " + _CHECK_CONNECTION,
     },
     "missing_driver": {
