@@ -61,7 +61,9 @@ PLACEHOLDER = {
     "mssql": re.compile(r"%\((\w+)\)s"),
     "duckdb": re.compile(r"\$(\w+)"),
 }
-PARAMETERS = {"schema", "table", "window_start", "window_end", "target"}  # target: a COPY's output
+# target: a COPY's output; secret: the secret an ATTACH names; the libpq keywords of a secret
+LIBPQ_KEYS = ["host", "password", "sslrootcert"]
+PARAMETERS = {"schema", "table", "window_start", "window_end", "target", "secret", *LIBPQ_KEYS}
 BIND = {"sqlite": ":{}", "postgres": "%({})s", "mssql": "%({})s", "duckdb": "${}"}
 
 
@@ -86,7 +88,15 @@ TEMPLATES = list(templates())
 
 
 def context(date_column: str | None) -> dict[str, Any]:
-    return {"schema": SCHEMA, "table": TABLE, "columns": COLUMNS, "date_column": date_column, "alias": ALIAS}
+    return {
+        "schema": SCHEMA,
+        "table": TABLE,
+        "columns": COLUMNS,
+        "date_column": date_column,
+        "alias": ALIAS,
+        "name": ALIAS,
+        "keys": LIBPQ_KEYS,
+    }
 
 
 def outside_identifiers(dialect: Dialect, sql: str) -> str:

@@ -10,11 +10,9 @@ which selects such columns as PostgreSQL's text of the value.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,28 +49,42 @@ _DUCKDB_AUDIT_TYPES = {
     "_source_file": "VARCHAR",
     "_file_modified_time": "TIMESTAMPTZ",
 }
-_LIBPQ_KEYS = ("host", "port", "user", "password", "dbname", "sslmode")
+# libpq's connection keywords (PostgreSQL 18; "Parameter Key Words" of libpq's documentation).
+# Those a connection's extra holds reach DuckDB's scanner as they reach psycopg through the
+# provider's hook, which hands the whole extra to the driver; the extra's other keys (the hook's
+# own, such as ``cursor`` or ``iam``) are not libpq's and stay out.
+LIBPQ_KEYWORDS = frozenset({
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
+    "channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
+    "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode",
+    "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslpassword", "sslcertmode",
+    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+    "ssl_max_protocol_version", "min_protocol_version", "max_protocol_version", "krbsrvname",
+    "gsslib", "gssdelegation", "service", "target_session_attrs", "load_balance_hosts",
+    "sslkeylogfile", "scram_client_key", "scram_server_key", "oauth_issuer", "oauth_client_id",
+    "oauth_client_secret", "oauth_scope",
+})  # fmt: skip
+_SECRET = "tributary_source"
 
 
-@contextlib.contextmanager
-def libpq_environment(params: Mapping[str, Any]) -> Iterator[None]:
-    """Set libpq's PG* variables for the duration, so no credential is written into SQL text."""
-    names = {key: f"PG{key.upper()}" for key in _LIBPQ_KEYS}
-    names["dbname"] = "PGDATABASE"
-    saved = {var: os.environ.get(var) for var in names.values()}
-    try:
-        for key, var in names.items():
-            if params.get(key) not in (None, ""):
-                os.environ[var] = str(params[key])
-            else:
-                os.environ.pop(var, None)
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+def _libpq_value(value: Any) -> str:
+    # JSON true/false in an extra: libpq's boolean keywords (sslcompression, sslsni) take 1/0
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def scanner_attach(libpq: Mapping[str, Any], schema: str) -> list[str]:
+    """The statements that attach the database of ``libpq`` (libpq keywords and their values) to
+    a DuckDB as ``src``: a temporary secret that holds the settings, then a read-only ATTACH of
+    ``schema`` through it. Keys that are not libpq keywords are refused."""
+    unknown = sorted(set(libpq) - LIBPQ_KEYWORDS)
+    if unknown:
+        raise ValueError(f"not libpq connection keywords: {unknown}")
+    settings = {key: _libpq_value(v) for key, v in sorted(libpq.items()) if v not in (None, "")}
+    return [
+        render(DUCKDB, "postgres_secret", name=_SECRET, keys=list(settings), values=settings),
+        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": schema, "secret": _SECRET}),
+    ]
 
 
 def duckdb_connection() -> Any:
@@ -117,7 +129,8 @@ class PostgresReader(SourceReader):
 
     :param connection: a psycopg2 connection (the provider hook's), for the catalog and counts
     :param conn_id: the Airflow connection id, for messages
-    :param libpq: host, port, user, password, dbname, sslmode of the same database, for DuckDB
+    :param libpq: libpq keywords and values for the same database (host, port, user, password,
+        dbname, and the TLS and other settings of the connection's extra), for DuckDB's scanner
     """
 
     dialect = POSTGRES
@@ -260,7 +273,7 @@ class PostgresReader(SourceReader):
         ]
         ctid_sessions = sessions if window is None else 1
         settings = render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None)
-        attach = render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
+        attach = scanner_attach(self.libpq, context["schema"])
         label = label or f"{context['schema']}.{table.name}"
         if len(statements) > 1:
             log.info("%s: %d slices of the window side by side, one session each", label, len(statements))
@@ -274,7 +287,8 @@ class PostgresReader(SourceReader):
             con = duckdb_connection()
             try:
                 con.execute(settings)
-                con.execute(attach)
+                for step in attach:
+                    con.execute(step)
                 rows = con.execute(statements[index]).to_arrow_reader(table.batch_size)
                 return write_files(
                     (as_schema(batch, schema) for batch in rows),
@@ -289,13 +303,12 @@ class PostgresReader(SourceReader):
 
         self.release()  # the catalog session is not needed while DuckDB reads
         try:
-            # libpq reads PG* when DuckDB connects: at ATTACH and when a scan opens a session
-            with libpq_environment(self.libpq):
-                if len(statements) == 1:
-                    written = [write(0)]
-                else:
-                    with ThreadPoolExecutor(len(statements), thread_name_prefix="tributary-slice") as pool:
-                        written = list(pool.map(write, range(len(statements))))
+            # each DuckDB holds its own secret: the slices' threads share no process state
+            if len(statements) == 1:
+                written = [write(0)]
+            else:
+                with ThreadPoolExecutor(len(statements), thread_name_prefix="tributary-slice") as pool:
+                    written = list(pool.map(write, range(len(statements))))
         except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
             raise SourceError(
                 f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
@@ -317,14 +330,9 @@ class PostgresReader(SourceReader):
         try:
             try:
                 con.execute(render(DUCKDB, "scanner_settings"))
-                # libpq reads PG* when it connects: at ATTACH and when the query starts its COPY.
-                # The variables are gone again before the first batch is handed out, so they do
-                # not outlive this block while the caller holds the generator.
-                with libpq_environment(self.libpq):
-                    con.execute(
-                        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": context["schema"]})
-                    )
-                    reader = con.execute(sql).to_arrow_reader(table.batch_size)
+                for step in scanner_attach(self.libpq, context["schema"]):
+                    con.execute(step)
+                reader = con.execute(sql).to_arrow_reader(table.batch_size)
                 for batch in reader:
                     yield as_schema(batch, schema)
             except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
