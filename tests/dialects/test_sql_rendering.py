@@ -77,10 +77,11 @@ def quoted(dialect: Dialect, name: str) -> str:
 
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
-    own (``extract_*``) take other values and are rendered in tests/extracts."""
+    own (``extract_*``) and the file sources' (``file_*``) take other values and run in
+    tests/extracts and tests/files."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            if not path.stem.startswith("extract_"):
+            if not path.stem.startswith(("extract_", "file_")):
                 yield dialect, path.stem
 
 
