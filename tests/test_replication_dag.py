@@ -86,6 +86,12 @@ def test_consecutive_windows_commit_verified_partitions(pipeline) -> None:
             assert set(data.column("_source_system").to_pylist()) == {"pos"}
             assert data.column("_source_file").null_count == expected
             total_in_lake += data.num_rows
+            if table == "sales":  # declared NOT NULL (and the rowid alias id) -> not nullable
+                written = pq.read_schema(part / manifest.files[0].name)
+                nullable = {f.name: f.nullable for f in written}
+                assert nullable["id"] is nullable["sales_no"] is nullable["_batch_id"] is False
+                assert nullable["customer_id"] is nullable["remark"] is nullable["_source_file"] is True
+                assert {f.name: f.nullable for f in manifest.schema_} == nullable
         with sqlite3.connect(db) as conn:
             (in_source,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()
         assert total_in_lake == in_source, f"{table}: every row in exactly one month"

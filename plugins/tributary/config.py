@@ -447,6 +447,8 @@ COLUMN_TYPES = (
     "string, int8, int16, int32, int64, float32, float64, boolean, date, timestamp (no time zone), "
     "timestamptz (UTC instant), decimal(p,s)"
 )
+DEFAULT_MAX_LINE_BYTES = 16 << 20  # a longer line rejects its file before it is held in memory
+MAX_LINE_BYTES_LIMIT = 256 << 20
 _CSV_ONLY_OPTIONS = ("delimiter", "header", "quote", "escape", "null_values", "true_values",
                      "false_values", "skip_rows", "newlines_in_values")  # fmt: skip
 
@@ -480,6 +482,15 @@ class FormatOptions(_Strict):
     ] = Field(default_factory=list)
     skip_rows: Annotated[int, Field(ge=0, le=1000)] = 0
     newlines_in_values: bool = False
+    max_line_bytes: Annotated[
+        int,
+        Field(
+            ge=1024,
+            le=MAX_LINE_BYTES_LIMIT,
+            description="the longest line read, in bytes (jsonl: characters), from 1024 to 268435456 "
+            "(256 MiB); default 16777216 (16 MiB)",
+        ),
+    ] = DEFAULT_MAX_LINE_BYTES
 
     @field_validator("encoding")
     @classmethod

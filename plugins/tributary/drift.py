@@ -12,6 +12,14 @@ A per-table policy decides what a run writes when they differ:
 
 Whatever the policy, DuckDB reads all partitions of a table together with
 ``read_parquet(..., union_by_name = true)``.
+
+Nullability is not drift. A column is written non-nullable while the source declares it NOT NULL
+and nullable otherwise, as the source says at each run: when a NOT NULL column later becomes
+nullable (or the reverse), new partitions and re-runs of old windows are written as the source
+is now, with no change listed and no ``freeze`` failure; committed partitions keep the schema they
+were written with. Readers that unify partitions (DuckDB's ``union_by_name``,
+``pa.unify_schemas``) take a field as nullable when any partition's is. A dropped column, written
+as nulls, is always nullable.
 """
 
 from __future__ import annotations

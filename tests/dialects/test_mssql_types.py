@@ -17,13 +17,17 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from tributary.config import Schedule, TableConfig
 from tributary.dialects import mssql_types
 from tributary.dialects.columns import Column, SourceColumn, schema_of
-from tributary.errors import SourceError, TypeMappingError
+from tributary.errors import DataError, SourceError, TypeMappingError
 from tributary.readers.arrow import rows_to_batch
 from tributary.readers.mssql import MsSqlReader
+from tributary.replication import extract_table
+from tributary.windows import Window
 
 # Seed 002's table, as the replaced scripts wrote it (DECIMAL(15,2) is its example)
 SEED_002 = {
@@ -333,8 +337,6 @@ class CatalogConnection:
 
 
 def test_describe_from_information_schema() -> None:
-    from tributary.config import TableConfig
-
     connection = CatalogConnection(
         [
             ("ID", "bigint", 19, 0, 0),
@@ -360,3 +362,47 @@ def test_describe_from_information_schema() -> None:
     sql, params = connection.executed[0]
     assert "INFORMATION_SCHEMA.COLUMNS" in sql
     assert params == {"schema": "dbo", "table": "APP_4_SALES"}
+
+
+class FakeMsSql:
+    """Stands in for a pymssql connection: each statement returns the next of ``results``."""
+
+    def __init__(self, *results: list[tuple[Any, ...]]) -> None:
+        self.results = list(results)
+        self.rows: list[tuple[Any, ...]] = []
+
+    def cursor(self) -> FakeMsSql:
+        return self
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        self.rows = list(self.results.pop(0))
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.fetchmany(len(self.rows))
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        taken, self.rows = self.rows[:size], self.rows[size:]
+        return taken
+
+    def close(self) -> None:
+        pass
+
+
+def test_not_null_columns_are_written_as_required_fields_and_a_null_in_one_fails(tmp_path) -> None:
+    catalog = [("ID", "bigint", 19, 0, 0), ("AMOUNT", "decimal", 15, 2, 1), ("AT", "datetime", None, None, 0)]
+    at = dt.datetime(2025, 1, 2, 3, 4, 5)
+    table = TableConfig(name="APP_4_SALES", mode="full")
+    window = Window(dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2025, 2, 1, tzinfo=dt.UTC))
+    place = {"source": "pos", "schedule": Schedule.monthly, "window": window, "lake_root": tmp_path}
+    rows = [(1, Decimal("1.50"), at), (2, None, at)]
+
+    manifest = extract_table(MsSqlReader(FakeMsSql(catalog, rows), conn_id="pos_mssql"), table, **place)
+
+    part = tmp_path / "pos" / "APP_4_SALES" / manifest.partition / manifest.files[0].name
+    schema = pq.read_schema(part)
+    assert [(f.name, f.nullable) for f in schema][:3] == [("ID", False), ("AMOUNT", True), ("AT", False)]
+    assert pq.read_table(part).column("AMOUNT").to_pylist() == [Decimal("1.50"), None]
+
+    bad = MsSqlReader(FakeMsSql(catalog, [(1, None, at), (2, None, None)]), conn_id="pos_mssql")
+    with pytest.raises(DataError, match=r"pos\.APP_4_SALES .*column 'AT' is declared NOT NULL .* 1 row"):
+        extract_table(bad, table, **place)

@@ -9,6 +9,7 @@ down here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -24,8 +25,8 @@ import pytest
 from tributary.audit import AUDIT_FIELDS, Audit
 from tributary.config import TableConfig
 from tributary.dialects import postgres_types
-from tributary.dialects.columns import SourceColumn, schema_of
-from tributary.errors import SourceError, TypeMappingError
+from tributary.dialects.columns import Column, SourceColumn, schema_of
+from tributary.errors import DataError, SourceError, TypeMappingError
 from tributary.readers.postgres import PostgresReader
 
 UTC = dt.UTC
@@ -369,13 +370,25 @@ def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_pa
 
     expected = read(PostgresReader(conn, conn_id="t"), table, columns)
     data = written.select(expected.column_names).sort_by("id")
-    assert [(f.name, f.type) for f in data.schema] == [(f.name, f.type) for f in expected.schema]
+    assert data.schema == expected.schema  # types and nullability: id is NOT NULL
+    assert pq.read_schema(tmp_path / parts[0].name).field("id").nullable is False
+    assert all(written.schema.field(f"c_{c.id}").nullable for c in MIXED)
     assert rows(data) == rows(expected)
     assert written.schema.names[len(columns) :] == [f.name for f in AUDIT_FIELDS]
+    assert [written.schema.field(f.name).nullable for f in AUDIT_FIELDS] == [f.nullable for f in AUDIT_FIELDS]
     assert written.schema.field("_ingestion_time").type == pa.timestamp("us", tz="UTC")
     assert set(written.column("_batch_id").to_pylist()) == {"b1"}
     assert set(written.column("_ingestion_time").to_pylist()) == {audit.ingestion_time}
     assert written.column("_source_file").null_count == written.num_rows
+
+    # a catalog that says NOT NULL over a NULL (PostgreSQL enforces it; a view's columns, or a
+    # constraint added NOT VALID elsewhere, need not): refused, naming table and column
+    not_null = Column(dataclasses.replace(columns[1].source, nullable=False), columns[1].arrow_type)
+    (tmp_path / "lying").mkdir()
+    with pytest.raises(DataError, match=rf"{SCHEMA}\.mixed: column '{not_null.name}' is declared NOT NULL"):
+        reader.write_parquet(
+            table, [columns[0], not_null, *columns[2:]], None, audit=audit, staging=tmp_path / "lying"
+        )
 
     # a column the scanner cannot read exactly: no DuckDB-written parts, the caller streams
     everything = TableConfig(name="mixed", schema=SCHEMA, mode="full", batch_size=1000)

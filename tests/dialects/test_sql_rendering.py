@@ -61,7 +61,9 @@ PLACEHOLDER = {
     "mssql": re.compile(r"%\((\w+)\)s"),
     "duckdb": re.compile(r"\$(\w+)"),
 }
-PARAMETERS = {"schema", "table", "window_start", "window_end", "target"}  # target: a COPY's output
+# target: a COPY's output; secret: the secret an ATTACH names; the libpq keywords of a secret
+LIBPQ_KEYS = ["host", "password", "sslrootcert"]
+PARAMETERS = {"schema", "table", "window_start", "window_end", "target", "secret", *LIBPQ_KEYS}
 BIND = {"sqlite": ":{}", "postgres": "%({})s", "mssql": "%({})s", "duckdb": "${}"}
 
 
@@ -75,10 +77,11 @@ def quoted(dialect: Dialect, name: str) -> str:
 
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
-    own (``extract_*``) take other values and are rendered in tests/extracts."""
+    own (``extract_*``) and the file sources' (``file_*``) take other values and run in
+    tests/extracts and tests/files."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            if not path.stem.startswith("extract_"):
+            if not path.stem.startswith(("extract_", "file_")):
                 yield dialect, path.stem
 
 
@@ -86,7 +89,15 @@ TEMPLATES = list(templates())
 
 
 def context(date_column: str | None) -> dict[str, Any]:
-    return {"schema": SCHEMA, "table": TABLE, "columns": COLUMNS, "date_column": date_column, "alias": ALIAS}
+    return {
+        "schema": SCHEMA,
+        "table": TABLE,
+        "columns": COLUMNS,
+        "date_column": date_column,
+        "alias": ALIAS,
+        "name": ALIAS,
+        "keys": LIBPQ_KEYS,
+    }
 
 
 def outside_identifiers(dialect: Dialect, sql: str) -> str:
@@ -164,6 +175,7 @@ def test_pymssql_is_pyformat_and_substitutes_a_dict() -> None:
     catalog = _mssql.substitute_params(render(MSSQL, "columns"), {"schema": "dbo", "table": TABLE}).decode()
     assert "TABLE_SCHEMA = N'dbo'" in catalog
     assert "TABLE_NAME = N'x\"; DROP TABLE sales; --]'" in catalog
+    assert "CASE WHEN IS_NULLABLE = 'YES' THEN 1 ELSE 0 END AS nullable" in catalog  # NOT NULL -> 0
 
 
 def test_pymssql_cannot_escape_a_placeholder_in_an_identifier() -> None:

@@ -224,12 +224,42 @@ def test_describe_reports_arrow_types_and_not_null(tmp_path: Path) -> None:
     columns = reader.describe(TableConfig(name="t", mode="full"))
 
     assert [(c.name, c.arrow_type, c.source.nullable) for c in columns] == [
-        ("id", pa.int64(), True),
+        ("id", pa.int64(), False),  # the rowid alias: never NULL, though table_info says notnull 0
         ("amount", pa.decimal128(15, 2), False),
         ("note", pa.string(), True),
         ("created", pa.timestamp("us"), False),
         ("ok", pa.bool_(), True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("ddl", "nullable"),
+    [
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", {"id": False, "v": True}),
+        ("CREATE TABLE t (id integer, v TEXT, PRIMARY KEY (id))", {"id": False, "v": True}),
+        ("CREATE TABLE t (id INTEGER, v TEXT, PRIMARY KEY (id DESC))", {"id": False, "v": True}),
+        # not rowid aliases: SQLite lets these primary keys hold NULL in a rowid table
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT)", {"id": True, "v": True}),
+        ("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)", {"id": True, "v": True}),
+        ("CREATE TABLE t (id INTEGER, v TEXT, PRIMARY KEY (id, v))", {"id": True, "v": True}),
+        ("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)", {"k": True, "v": False}),
+        # WITHOUT ROWID enforces NOT NULL on its key
+        ("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID", {"k": False, "v": True}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_rowid_alias_is_not_null_and_other_keys_follow_their_declaration(
+    tmp_path: Path, ddl: str, nullable: dict[str, bool]
+) -> None:
+    path = tmp_path / "keys.sqlite"
+    con = sqlite3.connect(path)
+    con.execute(ddl)
+    con.close()
+    reader = SqliteReader(sqlite3.connect(path), conn_id="t")
+
+    columns = reader.describe(TableConfig(name="t", mode="full"))
+
+    assert {c.name: c.field().nullable for c in columns} == nullable
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from tributary.config import TableConfig
+from tributary.config import Schedule, TableConfig
 from tributary.dialects.columns import Column, SourceColumn
-from tributary.errors import CatalogError
+from tributary.errors import CatalogError, DataError
+from tributary.manifest import Manifest
 from tributary.readers.sqlite import SqliteReader
+from tributary.replication import commit_table, extract_table, verify_table
 from tributary.windows import Window
 
 UTC = dt.UTC
@@ -297,3 +301,76 @@ def test_a_table_really_named_like_an_injection_is_read(tmp_path: Path) -> None:
     assert (count, rows) == (1, [{"id": 7}])
     con = sqlite3.connect(path)
     assert con.execute("SELECT id FROM sales").fetchall() == [(1,)]
+
+
+# -- nullability ------------------------------------------------------------------------------
+
+
+def _replicate(path: Path, lake: Path, table: TableConfig, window: Window) -> Manifest:
+    """Extract, verify and commit one window, as the task group does."""
+    reader = SqliteReader(sqlite3.connect(path), conn_id="t")
+    place = {"source": "s", "schedule": Schedule.monthly, "window": window, "lake_root": lake}
+    manifest = extract_table(reader, table, **place)
+    verify_table(reader, table, batch_id=manifest.batch_id, **place)
+    return commit_table(table, batch_id=manifest.batch_id, **place)
+
+
+def test_not_null_columns_are_written_as_non_nullable_fields(tmp_path: Path) -> None:
+    path = database(
+        tmp_path / "n.sqlite",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, amount DECIMAL(10,2) NOT NULL, note TEXT)",
+        [(1, 2.5, None), (2, 3, "x")],
+    )
+    lake = tmp_path / "lake"
+    table = TableConfig(name="t", mode="full", schema_drift="freeze")
+
+    january = _replicate(path, lake, table, JANUARY)
+
+    part = lake / "s" / "t" / january.partition / january.files[0].name
+    schema = pq.read_schema(part)
+    assert schema.field("id").nullable is False  # the rowid alias
+    assert schema.field("amount").nullable is False
+    assert schema.field("note").nullable is True
+    assert {f.name: f.nullable for f in january.schema_} == {f.name: f.nullable for f in schema}
+
+    # the column later becomes nullable: not drift (even under freeze); the next partitions and
+    # re-runs write it nullable, committed ones keep theirs, and the two read together
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("CREATE TABLE t2 (id INTEGER PRIMARY KEY, amount DECIMAL(10,2), note TEXT)")
+        con.execute("INSERT INTO t2 SELECT * FROM t")
+        con.execute("DROP TABLE t")
+        con.execute("ALTER TABLE t2 RENAME TO t")
+        con.execute("INSERT INTO t VALUES (3, NULL, 'y')")
+    con.close()
+    february = _replicate(path, lake, table, Window(JANUARY.end, dt.datetime(2025, 3, 1, tzinfo=UTC)))
+
+    assert february.schema_changes == []
+    later = pq.read_schema(lake / "s" / "t" / february.partition / february.files[0].name)
+    assert (later.field("id").nullable, later.field("amount").nullable) == (False, True)
+    assert pq.read_schema(part).field("amount").nullable is False
+    both = duckdb.sql(
+        f"SELECT count(*), count(amount) FROM read_parquet('{lake}/s/t/*/*.parquet', union_by_name = true)"
+    ).fetchone()
+    assert both == (5, 4)
+
+
+def test_a_null_in_a_not_null_column_fails_naming_table_and_column(tmp_path: Path) -> None:
+    """SQLite keeps the rows a NOT NULL constraint was added over (here by editing the schema,
+    as some migration tools do); a non-nullable field holding NULL would be a lying schema."""
+    path = database(
+        tmp_path / "bad.sqlite", "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT)", [(1, "a"), (2, None)]
+    )
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, 'code TEXT', 'code TEXT NOT NULL') WHERE name = 't'"
+    )
+    con.commit()
+    con.close()
+    reader = SqliteReader(sqlite3.connect(path), conn_id="t")
+    assert not reader.describe(TableConfig(name="t", mode="full"))[1].source.nullable
+    place = {"source": "s", "schedule": Schedule.monthly, "window": JANUARY, "lake_root": tmp_path / "lake"}
+
+    with pytest.raises(DataError, match=r"s\.t .*column 'code' is declared NOT NULL .* 1 row\(s\)"):
+        extract_table(reader, TableConfig(name="t", mode="full"), **place)

@@ -1,4 +1,4 @@
-{# Attach a PostgreSQL database read-only. The connection comes from libpq's PG* environment
-   variables set by the caller, so no host, user or password is ever part of a SQL text.
+{# Attach a PostgreSQL database read-only. The connection's settings come from the secret made by
+   postgres_secret.sql, so no host, user or password is part of the ATTACH text.
    SCHEMA limits DuckDB's catalog load to the one schema read, not every table of the database. #}
-ATTACH '' AS {{ ident(alias) }} (TYPE postgres, READ_ONLY, SCHEMA {{ bind('schema') }})
+ATTACH '' AS {{ ident(alias) }} (TYPE postgres, READ_ONLY, SCHEMA {{ bind('schema') }}, SECRET {{ bind('secret') }})

@@ -12,6 +12,7 @@ import codecs
 import datetime as dt
 import os
 import re
+import string
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -82,22 +83,34 @@ FILE_TOKENS = {
     "window_start": "the window's start, a UTC datetime: {window_start:%Y-%m-%d}",
     "window_end": "the window's end (exclusive), a UTC datetime",
 }
+DATE_TOKENS = ("run_date", "window_start", "window_end")
+# strftime directives whose text is letters, digits or a sign, whatever the date: a date spec
+# made of them and of plain characters renders the same folders and dots on every day
+DATE_DIRECTIVES = "aAbBdHIjmMpSUwWyYGuVfzZ%"
+_SPEC_TEXT = re.compile(r"[A-Za-z0-9_.\-/]")
 _TOKENS_ALLOWED = (
-    "tokens " + ", ".join("{" + t + "}" for t in FILE_TOKENS) + " (dates take a strftime format)"
+    "tokens " + ", ".join("{" + t + "}" for t in FILE_TOKENS) + "; only the dates take a format, "
+    "a strftime one ({run_date:%Y%m%d}, {run_date:%Y/%m}) of %"
+    + ", %".join(DATE_DIRECTIVES[:-1])
+    + " and letters, digits, _ . - /; no conversion (!r), attribute (.x) or index ([0])"
+)
+_PATH_ALLOWED = (
+    "a relative name: '/' makes sub-folders; no '..', '\\', empty or dot-leading folder or file names"
 )
 _TEXT_ONLY = (
     *("header", "delimiter", "quote_char", "quoting", "line_terminator", "encoding"),
     *("null_value", "date_format", "timestamp_format"),
 )
+QUERY_FILE_ALLOWED = "a .sql file in this YAML file's folder or a sub-folder of it: no absolute path, no '..'"
 PARAMETER_TOKENS = ("{window_start}", "{window_end}", "{window_start_date}", "{window_end_date}")
 
 Scalar = str | int | float | bool | dt.date | None
 _PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def sample_tokens() -> dict[str, Any]:
+def sample_tokens(name: str = "example", group: str = DEFAULT_GROUP, ext: str = "csv") -> dict[str, Any]:
     start = dt.datetime(2025, 1, 31, tzinfo=dt.UTC)
-    return file_tokens("example", DEFAULT_GROUP, "csv", start, start + dt.timedelta(days=1))
+    return file_tokens(name, group, ext, start, start + dt.timedelta(days=1))
 
 
 def file_tokens(
@@ -114,6 +127,69 @@ def file_tokens(
         "window_start": window_start,
         "window_end": window_end,
     }
+
+
+def template_problem(template: str) -> str | None:
+    """What makes a file-name template more than the documented tokens and date formats, or
+    ``None``. ``str.format`` would walk attributes (``{name.__class__}``), index, convert, and
+    evaluate a replacement field nested in a format (``{name:.>{run_date.day}}``), whose text then
+    changes with the date: none of that is allowed."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"is not a valid template ({exc}; write {{{{ and }}}} for a literal brace)"
+    for _text, field, spec, conversion in fields:
+        if field is None:
+            continue
+        shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if field not in FILE_TOKENS:
+            if re.match(r"^\w+[.\[]", field):
+                return f"has {shown}: attribute or index access is not allowed"
+            return f"has an unknown token {shown}"
+        if conversion:
+            return f"has {shown}: a conversion (!{conversion}) is not allowed"
+        if not spec:
+            continue
+        if "{" in spec or "}" in spec:
+            return f"has {shown}: a token inside a format is not allowed"
+        if field not in DATE_TOKENS:
+            return f"has {shown}: only the dates take a format"
+        problem = _date_format_problem(spec)
+        if problem:
+            return f"has {shown}: {problem}"
+    return None
+
+
+def _date_format_problem(spec: str) -> str | None:
+    index = 0
+    while index < len(spec):
+        char = spec[index]
+        if char == "%":
+            directive = spec[index + 1 : index + 2]
+            if not directive or directive not in DATE_DIRECTIVES:
+                return f"the strftime directive %{directive} is not allowed"
+            index += 2
+            continue
+        if not _SPEC_TEXT.fullmatch(char):
+            return f"the character {char!r} is not allowed in a date format"
+        index += 1
+    return None
+
+
+def check_relative_path(rendered: str) -> str:
+    """``rendered`` if it is a relative path of plain names; ``ValueError`` saying why not."""
+    if rendered.startswith("/"):
+        raise ValueError(f"renders {rendered!r}, which starts with '/'")
+    for part in rendered.split("/"):
+        if not part:
+            raise ValueError(f"renders {rendered!r}, which has an empty folder or file name")
+        if part in (".", ".."):
+            raise ValueError(f"renders {rendered!r}, whose part {part!r} leaves its folder")
+        if part.startswith("."):
+            raise ValueError(f"renders {rendered!r}, whose part {part!r} starts with '.'")
+        if "\\" in part or any(ord(c) < 32 or c == "\x7f" for c in part):
+            raise ValueError(f"renders {rendered!r}, whose part {part!r} holds a '\\' or a control character")
+    return rendered
 
 
 class SourceSpec(_Strict):
@@ -161,6 +237,21 @@ class SourceSpec(_Strict):
                     got=_show(item),
                     allowed="text, a number, true/false, a date, null, or " + ", ".join(PARAMETER_TOKENS),
                 )
+        return value
+
+    @field_validator("query_file")
+    @classmethod
+    def _inside_the_folder(cls, value: str | None) -> str | None:
+        if value is not None and (
+            value.startswith(("/", "\\", "~"))
+            or re.match(r"^[A-Za-z]:", value)
+            or ".." in re.split(r"[/\\]", value)
+        ):
+            raise _config_error(
+                "the query file must be inside the extracts folder",
+                got=_show(value),
+                allowed=QUERY_FILE_ALLOWED,
+            )
         return value
 
     @model_validator(mode="after")
@@ -274,26 +365,6 @@ class FileSpec(_Strict):
             ) from None
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _known_tokens(cls, value: str) -> str:
-        try:
-            rendered = value.format(**sample_tokens())
-        except (KeyError, IndexError, ValueError, AttributeError) as exc:
-            raise _config_error(
-                f"the file name has an unknown token or format ({type(exc).__name__}: {exc})",
-                got=_show(value),
-                allowed=_TOKENS_ALLOWED,
-            ) from None
-        parts = rendered.split("/")
-        if rendered.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            raise _config_error(
-                "the file name must stay inside the target folder",
-                got=_show(value),
-                allowed="a relative name; '/' makes subfolders, no '..' and no leading '/'",
-            )
-        return value
-
     @model_validator(mode="after")
     def _format_keys(self) -> FileSpec:
         given = self.model_fields_set
@@ -397,6 +468,24 @@ class ExtractConfig(_Strict):
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
 
     @model_validator(mode="after")
+    def _safe_file_name(self) -> ExtractConfig:
+        problem = template_problem(self.file.name)
+        if problem is None:
+            try:
+                tokens = sample_tokens(self.name, self.execution_group, self.file.extension)
+                check_relative_path(self.file.name.format(**tokens))
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:
+            raise _config_error(
+                f"extract {self.name!r}: the file name {problem}",
+                key=("file", "name"),
+                got=_show(self.file.name),
+                allowed=_TOKENS_ALLOWED + "; " + _PATH_ALLOWED,
+            )
+        return self
+
+    @model_validator(mode="after")
     def _incremental_fits(self) -> ExtractConfig:
         if self.incremental and self.source.object_type is ObjectType.procedure:
             raise _config_error(
@@ -438,9 +527,18 @@ class Extract(BaseModel):
 
     def query_path(self) -> Path:
         """The query file of an ``object_type: query`` extract."""
+        """The query file of an ``object_type: query`` extract, which must be inside the YAML
+        file's folder once symbolic links are followed (``ConfigError`` if not)."""
         assert self.config.source.query_file is not None
-        given = Path(self.config.source.query_file).expanduser()
-        return given if given.is_absolute() else self.path.parent / given
+        folder = self.path.parent
+        path = folder / self.config.source.query_file
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise ConfigError(
+                f"extract {self.name!r} ({self.path}): key source.query_file "
+                f"{self.config.source.query_file!r} leads to {path.resolve()}, outside {folder}; "
+                f"allowed: {QUERY_FILE_ALLOWED} (a symbolic link must point inside it too)"
+            )
+        return path
 
     def to_xcom(self) -> dict[str, Any]:
         return {
@@ -488,19 +586,21 @@ def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
     missing = []
     for index, extract in enumerate(parsed.extracts):
         if extract.source.object_type is ObjectType.query:
-            query = Extract(config=extract, path=path).query_path()
-            if not query.is_file():
-                loc = ("extracts", index, "source", "query_file")
-                missing.append(
-                    _error_line(
-                        path,
-                        _line_of(root, loc),
-                        _key_path(loc),
-                        f"the query file {query} does not exist",
-                        _show(extract.source.query_file),
-                        "a .sql file relative to this YAML file's folder",
-                    )
+            loc = ("extracts", index, "source", "query_file")
+            try:
+                query = Extract(config=extract, path=path).query_path()
+            except ConfigError:
+                outside = (path.parent / str(extract.source.query_file)).resolve()
+                what, allowed = f"the query file leads outside the folder, to {outside}", QUERY_FILE_ALLOWED
+            else:
+                if query.is_file():
+                    continue
+                what, allowed = f"the query file {query} does not exist", QUERY_FILE_ALLOWED
+            missing.append(
+                _error_line(
+                    path, _line_of(root, loc), _key_path(loc), what, _show(extract.source.query_file), allowed
                 )
+            )
     if missing:
         raise _invalid(path, missing)
     return parsed, root
@@ -568,7 +668,19 @@ def load_extracts(
 
 def file_name(extract: ExtractConfig, window_start: dt.datetime, window_end: dt.datetime) -> str:
     """The file's name (a relative path) for a run's window."""
+    template = extract.file.name
     tokens = file_tokens(
         extract.name, extract.execution_group, extract.file.extension, window_start, window_end
     )
-    return extract.file.name.format(**tokens)
+    # the definition was checked when it was loaded; this run's date is checked here, before
+    # anything is written
+    try:
+        problem = template_problem(template)
+        if problem:
+            raise ValueError(problem)
+        return check_relative_path(template.format(**tokens))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ConfigError(
+            f"extract {extract.name!r}: key file.name {template!r} for the window starting "
+            f"{window_start:%Y-%m-%d}: the file name {exc}; allowed: {_TOKENS_ALLOWED}; {_PATH_ALLOWED}"
+        ) from None

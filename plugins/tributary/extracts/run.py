@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import posixpath
 import tempfile
 import time
 import uuid
@@ -27,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 
-from tributary.errors import LakeError
+from tributary.errors import ConfigError, LakeError
 from tributary.extracts.config import Extract, file_name
 from tributary.extracts.sources import Rows
 from tributary.extracts.writers import Written, write_file
@@ -101,6 +102,25 @@ def target_url(extract: Extract, window: Window) -> str:
     return f"{extract.config.target.resolved_url()}/{file_name(extract.config, window.start, window.end)}"
 
 
+def inside_target(extract: Extract, base: str, relative: str) -> Path | None:
+    """The local path of ``relative`` under the target ``base`` (``None`` for an object store),
+    refused unless it stays under the target once ``..`` and, locally, symbolic links are
+    followed."""
+    normal = posixpath.normpath(relative) if relative else ""
+    stays = normal == relative and normal not in ("", ".") and not normal.startswith(("/", "../", ".."))
+    final = None
+    if stays and base.startswith("file://"):
+        root = Path(unquote(urlsplit(base).path))
+        final = root / relative
+        stays = final.parent.resolve().is_relative_to(root.resolve())
+    if not stays:
+        raise ConfigError(
+            f"extract {extract.name!r}: key file.name {extract.config.file.name!r} renders {relative!r}, "
+            f"which leads outside the target {base}; the file is not written"
+        )
+    return final
+
+
 def run_extract(
     extract: Extract,
     window: Window,
@@ -127,8 +147,11 @@ def run_extract(
             return write_file(rows.schema, _progress(config.name, rows.batches), config.file, path)
 
     if base.startswith("file://"):
-        written = publish_local(Path(unquote(urlsplit(base).path)) / relative, write)
+        final = inside_target(extract, base, relative)
+        assert final is not None
+        written = publish_local(final, write)
     else:
+        inside_target(extract, base, relative)
         if lake_root is None:
             from tributary.storage import lake_root as storage_lake_root
 

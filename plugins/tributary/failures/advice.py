@@ -65,6 +65,16 @@ ADVICE: dict[str, dict[str, str]] = {
         ),
         "*": "the source refused login '$login'. " + _CHECK_CONNECTION,
     },
+    "tls": {
+        "postgres": (
+            "the TLS handshake with $host:$port failed. The TLS settings live in the extra of "
+            "connection '$conn_id' as libpq keywords: `sslmode` (require, verify-ca, verify-full), "
+            "`sslrootcert` (the CA that signed the server's certificate), `sslcert`, `sslkey` and "
+            "`sslpassword` (a client certificate), `sslcrl`, `ssl_min_protocol_version`. The "
+            "driver's error below names what was refused. " + _CHECK_CONNECTION
+        ),
+        "*": "the TLS handshake with $host:$port failed. " + _CHECK_CONNECTION,
+    },
     "missing_driver": {
         "postgres": (
             "$object is not installed where the task runs. Add `apache-airflow-providers-postgres`, "
@@ -240,6 +250,55 @@ SPECIFIC: dict[str, str] = {
     "pg_no_password": (
         "the server asks for a password and connection '$conn_id' has none: fill in its Password "
         "field. " + _CHECK_CONNECTION
+    ),
+    "pg_tls_rootcert_missing": (
+        "`sslmode` verify-ca or verify-full checks the server's certificate against a CA, and "
+        "libpq found no CA file. Set `sslrootcert` in the extra of connection '$conn_id' to the "
+        "path of the CA certificate that signed the server's (PEM, readable by the user the "
+        'Airflow worker runs as), or `"sslrootcert": "system"` for the system\'s trusted roots. '
+        + _CHECK_CONNECTION
+    ),
+    "pg_tls_verify": (
+        "the server's certificate at $host:$port did not verify against the CA of `sslrootcert` in "
+        "the extra of connection '$conn_id' (a wrong or outdated CA file, a self-signed server "
+        "certificate, an expired one, or one revoked by `sslcrl`). Point `sslrootcert` at the CA "
+        "that signed the server's certificate (`openssl s_client -starttls postgres -connect "
+        "$host:$port -showcerts` shows the chain). " + _CHECK_CONNECTION
+    ),
+    "pg_tls_hostname": (
+        "the server's certificate does not name $host, the Host field of connection '$conn_id', and "
+        "`sslmode` verify-full requires it to. Give Host as a name the certificate holds (its CN "
+        "or a subjectAltName), reissue the certificate with $host in its subjectAltName, or set "
+        "`sslmode` to verify-ca (the CA is still checked, the name is not). " + _CHECK_CONNECTION
+    ),
+    "pg_tls_client_cert": (
+        "libpq could not use the client certificate of connection '$conn_id': check `sslcert` (the "
+        "certificate, PEM), `sslkey` (its private key: a file owned by the user the Airflow worker "
+        "runs as, mode 0600) and `sslpassword` (the key's passphrase, if it has one) in its extra. "
+        + _CHECK_CONNECTION
+    ),
+    "pg_tls_client_refused": (
+        "the server refused the client certificate of login '$login'. `sslcert` and `sslkey` in the "
+        "extra of connection '$conn_id' must be a certificate signed by a CA of the server's "
+        "`ssl_ca_file`, with the login as its CN (or as mapped by pg_ident.conf), not expired nor "
+        "in the server's `ssl_crl_file`; pg_hba.conf's `hostssl ... cert` line asks for it. "
+        + _CHECK_CONNECTION
+    ),
+    "pg_tls_unsupported": (
+        "`sslmode` in the extra of connection '$conn_id' requires TLS and the server at $host:$port "
+        "does not offer it. Turn it on on the server (`ssl = on` with `ssl_cert_file` and "
+        "`ssl_key_file` in postgresql.conf, then reload), or, on a trusted network only, lower "
+        "`sslmode` to prefer. " + _CHECK_CONNECTION
+    ),
+    "pg_tls_protocol": (
+        "the client and the server share no TLS version: check `ssl_min_protocol_version` and "
+        "`ssl_max_protocol_version` in the extra of connection '$conn_id' against the server's "
+        "settings of the same names. " + _CHECK_CONNECTION
+    ),
+    "pg_tls_setting": (
+        "a TLS setting in the extra of connection '$conn_id' has a value libpq does not accept; the "
+        "driver's error below names it (e.g. `sslmode`: disable, allow, prefer, require, verify-ca "
+        "or verify-full). " + _CHECK_CONNECTION
     ),
     "pg_conflict_with_recovery": (
         "the standby cancelled the read because WAL replay needed rows it was using (a long query "

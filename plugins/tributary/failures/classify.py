@@ -41,6 +41,7 @@ from tributary.failures.kinds import (
     SourceTimeout,
     SourceUnreachable,
     Target,
+    TlsFailed,
     UnknownHost,
     UnrecognisedSourceError,
     failure,
@@ -101,6 +102,14 @@ def _rule(
 # SQLSTATE, exact or its class (the first two characters); first match wins
 POSTGRES_CODES: tuple[Rule, ...] = (
     _rule(Deadlock, ["40001"], text="conflict with recovery", advice="pg_conflict_with_recovery"),
+    # a refused client certificate is a refused login (28000) that names the TLS settings
+    _rule(
+        AuthenticationFailed,
+        text=r"certificate authentication failed|connection requires a valid client certificate|"
+        r"tlsv1 alert unknown ca|alert (bad certificate|certificate unknown|certificate revoked|"
+        r"certificate expired|certificate required|unsupported certificate)",
+        advice="pg_tls_client_refused",
+    ),
     _rule(AuthenticationFailed, ["28000", "28P01"]),
     _rule(DatabaseMissing, ["3D000"]),
     _rule(PermissionDenied, ["42501"]),
@@ -128,6 +137,46 @@ POSTGRES_TEXTS: tuple[Rule, ...] = (
         r"nodename nor servname|no address associated|unknown host|non-recoverable failure)",
     ),
     _rule(SourceUnreachable, text=r"temporary failure in name resolution", advice="dns_temporary"),
+    # TLS: a certificate, a key or a setting is wrong; a retry meets the same files
+    _rule(
+        TlsFailed,
+        text=r"root certificate file .* does not exist|could not read root certificate file|"
+        r"could not get home directory to locate root certificate",
+        advice="pg_tls_rootcert_missing",
+    ),
+    _rule(
+        TlsFailed,
+        text=r"server certificate for .* does not match host name|"
+        r"could not get server's host name from server certificate",
+        advice="pg_tls_hostname",
+    ),
+    _rule(
+        TlsFailed,
+        text=r"certificate verify failed|self[- ]signed certificate|"
+        r"unable to get local issuer certificate|certificate has expired|certificate revoked|"
+        r"could not load SSL certificate revocation list",
+        advice="pg_tls_verify",
+    ),
+    _rule(
+        TlsFailed,
+        text=r"could not (open|read|load|access) (certificate|private key) file|"
+        r"certificate present, but not private key|private key file .* (has group or world access|"
+        r"is not a regular file|does not exist)|could not load private key|bad decrypt",
+        advice="pg_tls_client_cert",
+    ),
+    _rule(
+        TlsFailed,
+        text=r"server does not support SSL|SSL is not supported by this build|"
+        r"sslmode value .* invalid when SSL support is not compiled",
+        advice="pg_tls_unsupported",
+    ),
+    _rule(
+        TlsFailed,
+        text=r"wrong version number|unsupported protocol|no protocols available|"
+        r"alert protocol version|invalid SSL protocol version range",
+        advice="pg_tls_protocol",
+    ),
+    _rule(TlsFailed, text=r"invalid ssl\w* value", advice="pg_tls_setting"),
     _rule(AuthenticationFailed, text=r"no pg_hba\.conf entry", advice="pg_hba"),
     _rule(AuthenticationFailed, text=r"no password supplied", advice="pg_no_password"),
     _rule(

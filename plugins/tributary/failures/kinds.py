@@ -7,9 +7,10 @@ as they are so Airflow retries them with the DAG's exponential backoff.
 Transient: the server is unreachable (a restart or a failover ends on its own), a timeout, a
 deadlock or serialization conflict, a connection cut mid-way, a server too busy to take the
 session, and anything not recognised (Airflow's default: retry). Permanent: an unknown host
-name, authentication, a missing driver or library, a missing database, a permission, a missing
-table or column, a connection Airflow does not know, and a primary where a replica is required.
-A retry cannot fix any of these; someone has to change a setting.
+name, authentication, a TLS certificate or setting, a missing driver or library, a missing
+database, a permission, a missing table or column, a connection Airflow does not know, and a
+primary where a replica is required. A retry cannot fix any of these; someone has to change a
+setting.
 """
 
 from __future__ import annotations
@@ -123,6 +124,12 @@ class AuthenticationFailed(SourceFailure):
     permanent = True
 
 
+class TlsFailed(SourceFailure):
+    kind = "tls"
+    title = "TLS connection to the source failed"
+    permanent = True
+
+
 class DriverMissing(SourceFailure):
     kind = "missing_driver"
     title = "driver or library missing"
@@ -187,6 +194,7 @@ KINDS: tuple[type[SourceFailure], ...] = (
     SourceUnreachable,
     UnknownHost,
     AuthenticationFailed,
+    TlsFailed,
     DriverMissing,
     DatabaseMissing,
     PermissionDenied,

@@ -31,13 +31,17 @@ SENSITIVE_KEYS = (
     "authorization",
     "credential",
     "keyfile_dict",
+    "account_key",
+    "connection_string",
+    "scram_client_key",
+    "scram_server_key",
 )
 
 # shorter values would blank out ordinary words of a message; Airflow's masker skips < 5 too
 MIN_SECRET_LENGTH = 3
 
 _DSN_SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|token|secret)(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s;&,]+)"
+    r"(?i)\b(sslpassword|password|passwd|pwd|token|secret)(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s;&,]+)"
 )
 _URI_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*):[^\s@/]+@")
 

@@ -132,7 +132,7 @@ def extract_files(
             try:
                 with local_copy(landing.root, file, staging) as local:
                     written = write_parts(
-                        counter.count(read_file(local, table)),
+                        counter.count(read_file(local, table, workdir=scratch)),
                         schema=schema,
                         audit=audit,
                         staging=scratch,

@@ -6,13 +6,22 @@ checked (types, NULLs, the primary key within the file) before it is yielded. Th
 with a violation raises :class:`FileRejected` with up to ``MAX_VIOLATIONS`` of them, each with
 its line (csv, tsv, jsonl) or row (parquet), column and reason.
 
+The primary key is checked when the whole file has been read, in bounded memory
+(:class:`PrimaryKeys`): a repeated key rejects the file after its batches were yielded, so the
+caller discards what it wrote of the file when :class:`FileRejected` comes. Any other error of
+reading a file (a corrupt Parquet page, a byte the encoding cannot decode, JSON nested too deep)
+rejects the file too, with the error as its reason. A line of csv, tsv or jsonl longer than the
+table's ``options.max_line_bytes`` rejects the file naming the line, before it is held in memory.
+
 Line numbers of csv and tsv files count the skipped rows and the header; with
 ``newlines_in_values`` (quoted values over several lines) only the row is known.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,30 +48,54 @@ from tributary.manifest import Violation
 Chunk = tuple[pa.RecordBatch, Callable[[int], int | None]]
 
 
-def read_file(path: Path, table: FileTableConfig) -> Iterator[pa.RecordBatch]:
+def read_file(path: Path, table: FileTableConfig, *, workdir: Path | None = None) -> Iterator[pa.RecordBatch]:
     """The rows of ``path`` as batches of the contract schema; :class:`FileRejected` if the
-    file breaks the contract (raised before the batch that shows it is yielded)."""
+    file breaks the contract (raised before the batch that shows it is yielded; for a repeated
+    primary key, after the last batch).
+
+    :param workdir: a folder for the file's keys while they are checked (default: a temporary one)
+    """
     chunks = {
         FileFormat.csv: _text_chunks,
         FileFormat.tsv: _text_chunks,
         FileFormat.jsonl: _jsonl_chunks,
         FileFormat.parquet: _parquet_chunks,
     }[table.format](path, table)
-    keys = PrimaryKeys(table.contract.primary_key)
-    rows_before = 0
-    for batch, line_of in chunks:
-        found = [
-            _violation(rows_before, index, line_of, column, reason)
-            for index, column, reason in null_violations(batch, table.contract)
-        ]
-        found += [
-            _violation(rows_before, index, line_of, None, reason)
-            for index, reason in keys.duplicates(batch, rows_before)
-        ]
-        if found:
-            raise FileRejected(found[:MAX_VIOLATIONS])
-        rows_before += batch.num_rows
-        yield batch
+    with contextlib.ExitStack() as stack:
+        if workdir is None and table.contract.primary_key:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tributary-keys-")))
+        keys = PrimaryKeys(table.contract.primary_key, workdir or Path(tempfile.gettempdir()))
+        stack.callback(keys.close)
+        rows_before = 0
+        for batch, line_of in _readable(chunks, table):
+            found = [
+                _violation(rows_before, index, line_of, column, reason)
+                for index, column, reason in null_violations(batch, table.contract)
+            ]
+            if found:
+                raise FileRejected(found[:MAX_VIOLATIONS])
+            if keys.columns:
+                keys.add(batch, rows_before, [line_of(index) for index in range(batch.num_rows)])
+            rows_before += batch.num_rows
+            yield batch
+        duplicates = keys.duplicates()
+        if duplicates:
+            raise FileRejected(duplicates)
+
+
+def _readable(chunks: Iterator[Chunk], table: FileTableConfig) -> Iterator[Chunk]:
+    """The chunks; any error of reading the file (not only the ones the readers expect) rejects
+    the file with the error as its reason, instead of failing the whole table."""
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except (FileRejected, MemoryError):
+            raise
+        except Exception as exc:
+            raise FileRejected([Violation(reason=_unreadable(table, exc))]) from exc
+        yield chunk
 
 
 def _violation(
@@ -141,11 +174,13 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
         newlines_in_values=options.newlines_in_values,
         invalid_row_handler=on_invalid,
     )
+    # pyarrow needs a row to fit in one block: blocks grow for long lines, up to the line cap
+    longest = _longest_line(path, table)
     read = pcsv.ReadOptions(
         encoding=options.encoding,
         skip_rows=options.skip_rows,
         column_names=None if options.header else table.contract.names,
-        block_size=1 << 20,
+        block_size=max(_BLOCK_SIZE, 1 << (2 * longest + 2).bit_length()),
     )
     header_line = options.skip_rows + 1 if options.header else None
     try:
@@ -198,7 +233,48 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
 
 def _unreadable(table: FileTableConfig, exc: Exception) -> str:
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {table.options.encoding} text ({detail})"
+    if isinstance(exc, RecursionError):
+        return f"not a readable {table.format.value} file (nested too deep: {detail})"
     return f"not a readable {table.format.value} file ({detail})"
+
+
+def _longest_line(path: Path, table: FileTableConfig) -> int:
+    """The length in bytes of the file's longest line (after decompression); a line longer than
+    ``max_line_bytes`` rejects the file naming it, having held no more than a chunk of it."""
+    cap = table.options.max_line_bytes
+    chunk_size = min(_SCAN_CHUNK, cap)  # a line inside one chunk is then never over the cap
+    longest = current = 0
+    line = 1
+    with pa.input_stream(str(path), compression="detect") as stream:
+        while chunk := stream.read(chunk_size):
+            end = chunk.find(b"\n")
+            if end < 0:
+                current += len(chunk)
+            else:
+                current += end
+                if current > cap:
+                    break
+                longest = max(longest, current)
+                line += chunk.count(b"\n")
+                current = len(chunk) - chunk.rfind(b"\n") - 1
+            if current > cap:
+                break
+    if current > cap:
+        raise FileRejected([_too_long(line, cap)])
+    return max(longest, current)
+
+
+def _too_long(line: int, cap: int) -> Violation:
+    return Violation(
+        line=line,
+        reason=f"the line is longer than {cap:,} bytes (options.max_line_bytes); not read further",
+    )
+
+
+_SCAN_CHUNK = 1 << 19
+_BLOCK_SIZE = 1 << 20
 
 
 # -- JSON Lines ----------------------------------------------------------------------------------
@@ -229,7 +305,7 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
     with path.open(encoding=options.encoding, newline="\n") as fh:
         while True:
             try:
-                text = fh.readline()
+                text = fh.readline(options.max_line_bytes + 1)
             except UnicodeDecodeError as exc:
                 problems.append(
                     Violation(line=number + 1, reason=f"not {options.encoding} text ({exc.reason})")
@@ -238,12 +314,17 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
             if not text:
                 break
             number += 1
+            if len(text) > options.max_line_bytes and not text.endswith("\n"):
+                problems.append(_too_long(number, options.max_line_bytes))
+                break
             if not text.strip():
                 continue
             try:
                 record = json.loads(text)
             except ValueError as exc:
                 problems.append(Violation(line=number, reason=f"not valid JSON ({getattr(exc, 'msg', exc)})"))
+            except RecursionError:
+                problems.append(Violation(line=number, reason="not valid JSON (nested too deep)"))
             else:
                 if not isinstance(record, dict):
                     problems.append(Violation(line=number, reason="a JSON Lines row must be an object {...}"))

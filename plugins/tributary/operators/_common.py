@@ -77,14 +77,19 @@ def run_window(context: Any, schedule: Schedule) -> Window:
 
 
 def _libpq_params(conn: Any) -> dict[str, Any]:
-    extra = conn.extra_dejson
+    """What DuckDB's scanner connects with: the connection's fields, and every libpq setting of
+    its extra (sslmode, sslrootcert, sslcert, sslkey, sslpassword, ...). The extra's keys win, as
+    in the provider's hook, which hands the whole extra to psycopg: both paths connect alike."""
+    from tributary.readers.postgres import LIBPQ_KEYWORDS
+
+    extra = conn.extra_dejson if conn.extra else {}
     return {
         "host": conn.host,
         "port": conn.port,
         "user": conn.login,
         "password": conn.password,
         "dbname": conn.schema or extra.get("database"),
-        "sslmode": extra.get("sslmode"),
+        **{key: value for key, value in extra.items() if key in LIBPQ_KEYWORDS},
     }
 
 

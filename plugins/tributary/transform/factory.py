@@ -23,7 +23,7 @@ from tributary.config import PipelineConfig, load_all
 from tributary.errors import ConfigError
 from tributary.factory import bronze_asset
 from tributary.transform.callbacks import keep_run_results
-from tributary.transform.profile import TributaryDuckDBProfileMapping
+from tributary.transform.profile import PrivateProfileConfig, TributaryDuckDBProfileMapping
 from tributary.transform.project import (
     DBT_PROFILE_NAME,
     DBT_TARGET_NAME,
@@ -54,7 +54,7 @@ class _Cosmos:
     """The Cosmos configuration both DAGs share."""
 
     def __init__(self, lakes: list[Lake], conn_id: str) -> None:
-        from cosmos import ExecutionConfig, ExecutionMode, InvocationMode, ProfileConfig, ProjectConfig
+        from cosmos import ExecutionConfig, ExecutionMode, InvocationMode, ProjectConfig
 
         self.project_dir = dbt_project_dir()
         self.manifest = manifest_path(self.project_dir)
@@ -70,7 +70,7 @@ class _Cosmos:
             dbt_vars=self.vars,
             install_dbt_deps=False,
         )
-        self.profile = ProfileConfig(
+        self.profile = PrivateProfileConfig(
             profile_name=DBT_PROFILE_NAME,
             target_name=DBT_TARGET_NAME,
             profile_mapping=TributaryDuckDBProfileMapping(conn_id, lakes=lakes),

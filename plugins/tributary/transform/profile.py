@@ -3,21 +3,35 @@
 The connection (default ``tributary_warehouse``) has conn type ``duckdb`` and the ``.duckdb`` file as
 its host; a relative path is taken from the project root, and no host means
 ``data/warehouse.duckdb``. Its extra may set ``threads``, ``settings`` (DuckDB pragmas), ``secrets``
-(DuckDB secrets, e.g. a GCS HMAC key) and ``connect_attempts``. The lakes' own connections give
-DuckDB its S3 credentials. Secret values reach dbt as environment variables, never in the
-profile text Cosmos writes and logs.
+(DuckDB secrets, e.g. a GCS HMAC key, a postgres or mysql password, an Azure client secret) and
+``connect_attempts``. The lakes' own connections give DuckDB its S3 credentials. Every sensitive
+value -- a secret's or a setting's whose key names a password, secret, token or key -- reaches
+dbt as an environment variable (``{{ env_var(...) }}`` in the profile), never in the profile text
+Cosmos writes and logs; and that file is the worker user's alone (``PrivateProfileConfig``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cosmos.config import ProfileConfig
 from cosmos.profiles.base import BaseProfileMapping
 
+from tributary.failures.secrets import sensitive
 from tributary.transform.project import WAREHOUSE_CONN_ID, Lake, warehouse_path
 
-_SECRET_KEYS = ("key_id", "secret", "session_token", "token", "account_key", "connection_string")
+# sensitive beyond the words of ``tributary.failures.secrets``: an access key's id travels with it
+_ALSO_SECRET = ("key_id",)
+
+
+def _secret_key(key: str) -> bool:
+    return sensitive(key) or key.lower() in _ALSO_SECRET
 
 
 def _env_name(*parts: str) -> str:
@@ -65,12 +79,17 @@ class TributaryDuckDBProfileMapping(BaseProfileMapping):
     @staticmethod
     def _by_env(secret: dict[str, Any], label: str) -> tuple[dict[str, Any], dict[str, str]]:
         env: dict[str, str] = {}
-        for key in _SECRET_KEYS:
-            if secret.get(key):
-                name = _env_name(label, key)
-                env[name] = str(secret[key])
+        for key, value in secret.items():
+            scalar = not isinstance(value, bool | dict | list)
+            if _secret_key(str(key)) and scalar and value not in (None, ""):
+                name = _env_name(label, str(key))
+                env[name] = str(value)
                 secret[key] = f"{{{{ env_var('{name}') }}}}"
         return secret, env
+
+    def _settings(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The DuckDB settings of the extra, a sensitive one (``s3_secret_access_key``) by env var."""
+        return self._by_env(dict(self.conn.extra_dejson.get("settings") or {}), "SETTING")
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -86,7 +105,7 @@ class TributaryDuckDBProfileMapping(BaseProfileMapping):
             "keep_open": False,
         }
         if extra.get("settings"):
-            profile["settings"] = dict(extra["settings"])
+            profile["settings"] = self._settings()[0]
         if extra.get("connect_attempts"):
             profile["retries"] = {
                 "connect_attempts": int(extra["connect_attempts"]),
@@ -103,7 +122,7 @@ class TributaryDuckDBProfileMapping(BaseProfileMapping):
     @property
     def env_vars(self) -> dict[str, str]:
         env = dict(super().env_vars)
-        for _, values in self._secrets():
+        for _, values in [*self._secrets(), self._settings()]:
             env.update(values)
         return env
 
@@ -133,3 +152,26 @@ def _s3_secret(lake: Lake) -> dict[str, Any]:
         scheme, _, host = endpoint.partition("://")
         secret.update({"endpoint": host.rstrip("/"), "url_style": "path", "use_ssl": scheme == "https"})
     return {k: v for k, v in secret.items() if v is not None}
+
+
+@dataclass
+class PrivateProfileConfig(ProfileConfig):
+    """Cosmos's ``ProfileConfig``, whose profiles.yml -- a temporary one or the one in Cosmos's
+    profile cache -- only the worker's user may read: file 0600, its folder 0700. The profile holds
+    no secret (they travel as environment variables); what it does hold, paths and hosts, is no
+    one else's business either."""
+
+    @contextlib.contextmanager
+    def ensure_profile(
+        self, desired_profile_path: Path | None = None, use_mock_values: bool = False
+    ) -> Iterator[tuple[Path, dict[str, str]]]:
+        with super().ensure_profile(desired_profile_path, use_mock_values) as (path, env):
+            if not self.profiles_yml_filepath:  # a file Cosmos wrote, not one the user gave
+                private(Path(path))
+            yield path, env
+
+
+def private(profile: Path) -> None:
+    """Make the written profile file and its folder its owner's alone."""
+    os.chmod(profile, 0o600)
+    os.chmod(profile.parent, 0o700)
