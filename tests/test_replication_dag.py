@@ -168,3 +168,35 @@ def test_a_mistyped_table_in_the_tables_param_fails_the_run_naming_it(pipeline, 
     logged = "\n".join([caplog.text, out, err])
     assert "['itemz'], which are not tables of replicate_pos" in logged
     assert not (lake / "pos").exists() or not any((lake / "pos").rglob("_SUCCESS"))
+
+
+def test_a_watermark_run_of_airflow_dags_test_reads_up_to_now_not_to_its_logical_date(
+    tmp_path: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`airflow dags test` (dag.test) starts its run at the logical date: the bound of a
+    watermark run is the wall clock when the run began, as through the scheduler."""
+    source = tmp_path / "wm.sqlite"
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, changed_at TIMESTAMP NOT NULL)")
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?)",
+            [(i, (recent - dt.timedelta(days=i)).strftime("%Y-%m-%d %H:%M:%S")) for i in range(1, 41)],
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_WM", json.dumps({"conn_type": "sqlite", "host": str(source)}))
+    lake = tmp_path / "lake"
+    config_file = tmp_path / "wm.yaml"
+    config_file.write_text(
+        "source: {name: wm, conn_id: test_wm, max_connections: 1, retries: 0}\n"
+        f"lake: {{url: '{lake.as_uri()}'}}\n"
+        "schedule: '@daily'\nstart_date: 2025-01-01\n"
+        "tables:\n  - {name: events, mode: watermark, watermark_column: changed_at, primary_key: [id]}\n"
+    )
+    monkeypatch.setenv("TRIBUTARY_PIPELINES_DIR", str(tmp_path))  # dag.test syncs the dags folder
+    dag = build_dag(load_config(config_file), config_file)
+    with caplog.at_level("INFO", logger="tributary"):
+        assert _run(dag, dt.datetime(2025, 10, 1, tzinfo=dt.UTC)) == "success"
+    (batch,) = [p for p in (lake / "wm" / "events").iterdir() if (p / SUCCESS).exists()]
+    manifest = Manifest.from_json((batch / MANIFEST).read_text())
+    assert manifest.rows == 40  # every row, all dated after the logical date and before now
+    assert "minus the safety lag 5m" in caplog.text and "the run's start" in caplog.text

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 class RunInfo:
     """What identifies the Airflow run that writes a partition.
 
-    :param run_start: when the DAG run started: a watermark run reads up to this minus the
+    :param run_start: when the DAG run began (the same for all its tries, however it was
+        started: ``operators._common.run_clock``): a watermark run reads up to this minus the
         table's safety lag (default: now)
     :param full_refresh: a watermark run ignores the committed state once and reads everything
     """
@@ -104,7 +105,16 @@ def watermark_window(table: TableConfig, state: Manifest | None, run: RunInfo) -
     From the committed high watermark minus the lookback (inclusive) up to the run's start minus
     the safety lag (exclusive); everything up to that bound on the first run or a full refresh.
     """
-    upper = _utc(run.run_start or dt.datetime.now(dt.UTC)) - parse_duration(table.safety_lag)
+    clock = _utc(run.run_start) if run.run_start else dt.datetime.now(dt.UTC)
+    upper = clock - parse_duration(table.safety_lag)
+    log.info(
+        "table %s: rows up to %s: %s %s minus the safety lag %s",
+        table.name,
+        upper,
+        "the run's start" if run.run_start else "now (no run start known)",
+        clock,
+        table.safety_lag,
+    )
     high = state.high_watermark if state is not None else None
     if run.full_refresh or (high is None and table.initial_watermark is None):
         low, full_reload = None, True

@@ -76,6 +76,18 @@ def run_window(context: Any, schedule: Schedule) -> Window:
     return window
 
 
+def run_clock(dag_run: Any) -> dt.datetime | None:
+    """The wall clock at which the run began, the same for all its tries: a watermark run reads
+    up to it (minus the table's safety lag), whoever started the run.
+
+    The later of the run's ``start_date`` and ``run_after``: the scheduler starts a run (its
+    ``start_date``) at or after its ``run_after``, but ``airflow dags test`` gives its run the
+    logical date as ``start_date`` and the time it was started as ``run_after``.
+    """
+    moments = [m for m in (getattr(dag_run, "start_date", None), getattr(dag_run, "run_after", None)) if m]
+    return max(moments) if moments else None
+
+
 def _libpq_params(conn: Any) -> dict[str, Any]:
     """What DuckDB's scanner connects with: the connection's fields, and every libpq setting of
     its extra (sslmode, sslrootcert, sslcert, sslkey, sslpassword, ...). The extra's keys win, as
@@ -330,7 +342,7 @@ class TableTaskOperator(BaseOperator):
         return RunInfo(
             dag_id=self.dag_id,
             run_id=context["run_id"],
-            run_start=getattr(context.get("dag_run"), "start_date", None),
+            run_start=run_clock(context.get("dag_run")),
             full_refresh=bool(params.get("full_refresh")),
         )
 
