@@ -1,11 +1,12 @@
 """A failed backfill resumes by itself: shown against a real scheduler and API server.
 
-What it does, in a throwaway Airflow home with a throwaway PostgreSQL as its metadata database
+What it does, in a throwaway Airflow home with its own PostgreSQL as the metadata database
 (nothing of the project's .airflow/ or data/ is touched):
 
 1. generates a small demo source (3 months) and breaks one row of February so that February's
    extract fails (a value that is not a decimal in a DECIMAL column);
-2. starts `airflow standalone` (scheduler, DAG processor, triggerer and API server);
+2. starts Airflow as `make airflow` does (scheduler, DAG processor, triggerer and API server,
+   scripts/local_airflow.py) with a pool for the source;
 3. `airflow backfill create --dag-id replicate_bf --from-date 2025-01-01 --to-date 2025-03-01`:
    January and March commit, February fails;
 4. repairs the source row and creates the backfill again with `--reprocess-behavior failed`:
@@ -18,30 +19,19 @@ backfill resumed as described.
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 DAG_ID = "replicate_bf"
 WINDOWS = ("2025-01-01", "2025-02-01", "2025-03-01")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True) -> str:
@@ -76,10 +66,10 @@ def settled(env: dict[str, str], expected: set[str]) -> bool:
 
 def main() -> int:
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-    from tests.support.pg import remove_cluster, start_cluster
     from tributary.demo.generate import generate
 
     work = Path(tempfile.mkdtemp(prefix="tributary-backfill-"))
+    work.chmod(0o755)  # the metadata database's server runs as OS user postgres under root
     home, pipelines, lake = work / "airflow", work / "pipelines", work / "lake"
     for folder in (home, pipelines):
         folder.mkdir()
@@ -98,52 +88,20 @@ def main() -> int:
         "  - {name: items, mode: full}\n"
     )
     # the scheduler, the API server and the CLI write the metadata database at the same time:
-    # a throwaway PostgreSQL, as in production (SQLite locks under that load)
-    metadata = start_cluster()
-    atexit.register(remove_cluster, metadata)
-    metadata.psql("CREATE DATABASE airflow")
-    port = free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
-            f"postgresql+psycopg2://postgres@127.0.0.1:{metadata.port}/airflow"
-        ),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    # `make airflow`'s stack (scripts/local_airflow.py), over its own PostgreSQL
+    from scripts.local_airflow import Settings, running
+
+    settings = Settings(
+        pools={"source_bf": {"slots": 2, "description": "backfill demo", "include_deferred": False}}
+    )
+    extra_env = {
         "TRIBUTARY_PIPELINES_DIR": str(pipelines),
         "AIRFLOW_CONN_BF_DB": json.dumps({"conn_type": "sqlite", "host": str(source)}),
-        "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
     }
-    print(f"== Airflow home {home}; API server on 127.0.0.1:{port}", flush=True)
-    airflow(env, "db", "migrate")
-    airflow(env, "pools", "set", "source_bf", "2", "backfill demo source")
-    log = (work / "standalone.log").open("w")
-    server = subprocess.Popen(
-        [str(VENV_BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-
-        def api_up() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(api_up, "the API server", 180)
+    print(f"== Airflow home {home}", flush=True)
+    with running(home, settings=settings, env=extra_env) as stack:
+        env = stack.env
+        print(f"== Airflow is up: {stack.url}", flush=True)
         wait_for(lambda: DAG_ID in airflow(env, "dags", "list", check=False), "the DAG to be parsed", 180)
         airflow(env, "dags", "unpause", DAG_ID)
 
@@ -182,14 +140,6 @@ def main() -> int:
         for day in (WINDOWS[0], WINDOWS[2]):
             assert second[day]["run_id"] == first[day]["run_id"], f"{day} must not run again"
             assert second[day]["end_date"] == first[day]["end_date"], f"{day} must not run again"
-    finally:
-        # standalone's children (scheduler, API server, ...) go with it: one process group
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
     from tributary.lake import MANIFEST, SUCCESS
     from tributary.manifest import Manifest
