@@ -87,9 +87,7 @@ def test_make_airflow_serves_the_project_with_its_settings(real_airflow: Airflow
 
 def test_cli_trigger_for_a_past_date_replicates_that_month_and_no_other(real_airflow: Airflow) -> None:
     parts = Partitions(real_airflow)
-    out = real_airflow.cli("dags", "trigger", RP, "-l", "2025-04-15", "-o", "json")
-    (created,) = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("[")))
-    run = real_airflow.wait_run(RP, created["dag_run_id"])
+    run = real_airflow.trigger(RP, "2025-04-15")
     assert run["state"] == "success"
     assert parts.added() == {"sales": {"month=2025-04"}, "items": {"snapshot_date=2025-04-01"}}
     _check_month(real_airflow, parts.lake, "rp", "2025-04", run["dag_run_id"])
@@ -140,9 +138,7 @@ def test_airflow_dags_test_replicates_the_month_of_its_date(real_airflow: Airflo
 
 def test_a_date_outside_the_pipeline_fails_and_says_why(real_airflow: Airflow) -> None:
     parts = Partitions(real_airflow)
-    out = real_airflow.cli("dags", "trigger", RP, "-l", "2025-09-01", "-o", "json")
-    (created,) = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("[")))
-    run = real_airflow.wait_run(RP, created["dag_run_id"])
+    run = real_airflow.trigger(RP, "2025-09-01")
     assert run["state"] == "failed"
     assert parts.added() == {"sales": set(), "items": set()}
     log = real_airflow.task_log(RP, run["dag_run_id"], "sales.extract")

@@ -57,6 +57,12 @@ class Airflow:
             raise AssertionError(f"airflow {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out
 
+    def trigger(self, dag_id: str, logical_date: str) -> dict[str, Any]:
+        """``airflow dags trigger DAG -l DATE``, and the run it created, once it has finished."""
+        out = self.cli("dags", "trigger", dag_id, "-l", logical_date, "-o", "json")
+        (created,) = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("[")))
+        return self.wait_run(dag_id, created["dag_run_id"])
+
     # --- the REST API the UI calls ------------------------------------------------------------
 
     def token(self) -> str:
