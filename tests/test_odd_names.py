@@ -258,12 +258,35 @@ def _check_lake(cluster: Any, database: str, lake: Path, source: str) -> None:
         columns = [c for c in data.column_names if not c.startswith("_")]
         rows = sorted(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
         assert rows == expected, table
+        assert _duckdb_rows(lake, source, table) == len(expected), f"{table}: as dbt reads it"
     assert (lake / source / "%2E.%2F..%2Fescape").is_dir()
     assert (lake / source / "ünïcödé").is_dir()
     assert (lake / source / "Order Details").is_dir()
     assert _outside(lake.parent, lake) == []
     assert not (lake.parent / "escape").exists() and not (lake.parent.parent / "escape").exists()
     assert len(_source_rows(cluster, database, "canary")) == 5
+
+
+def _duckdb_rows(lake: Path, source: str, table: str) -> int:
+    """The rows dbt reads from the table's committed partitions, as dbt/macros/bronze.sql reads
+    them: the table folder by ``tributary_segment``, partitions by a glob of their _SUCCESS."""
+    import duckdb
+
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    macros = env.from_string((ROOT / "dbt" / "macros" / "bronze.sql").read_text(encoding="utf-8")).module
+    table_root = f"{lake}/{macros.tributary_segment(source)}/{macros.tributary_segment(table)}"
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    with duckdb.connect() as conn:
+        found = conn.sql(f"select file from glob({literal(table_root + '/*/_SUCCESS')})").fetchall()
+        files = ", ".join(literal(f[0][: -len("/_SUCCESS")] + "/*.parquet") for f in found)
+        assert len(found) == 1, table_root
+        (rows,) = conn.sql(
+            f"select count(*) from read_parquet([{files}], hive_partitioning = true)"
+        ).fetchone()
+    return int(rows)
 
 
 def _serialized(dag: Any) -> Any:
