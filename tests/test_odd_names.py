@@ -29,6 +29,7 @@ from tributary.lake import (
     Partition,
     check_under,
     list_partitions,
+    partition_states,
     path_segment,
     segment_name,
     table_url,
@@ -139,6 +140,17 @@ def test_a_partition_of_any_table_stays_under_its_table_folder(tmp_path: Path, t
     assert (folder / "part-1.parquet").read_bytes() == b"x"
     assert _outside(tmp_path / "area", root) == []
     assert list_partitions(root, "pg", table) == ["month=2025-01"]
+
+
+def test_the_sensor_finds_the_partitions_of_odd_names(tmp_path: Path) -> None:
+    """LakePartitionSensor and its trigger read partition states through the same encoding."""
+    from tests.lake.conftest import write_partition
+
+    root = tmp_path / "lake"
+    for table in ODD:
+        write_partition(root, tmp_path / "staging", table=table)
+    states = partition_states(root, "pos", dict.fromkeys(ODD, "snapshot_date=2025-01-01"))
+    assert {t: s.ready for t, s in states.items()} == dict.fromkeys(ODD, True)
 
 
 # --- Airflow: the Asset, the task groups -------------------------------------------------------
