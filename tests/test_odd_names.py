@@ -127,6 +127,20 @@ def test_the_guard_stops_a_write_outside_the_root(tmp_path: Path, monkeypatch: p
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_an_extract_upload_is_checked_by_the_same_guard(tmp_path: Path) -> None:
+    from tributary.extracts.run import publish_object
+    from tributary.lake_io import LakeRoot
+
+    local = tmp_path / "staging" / "out.csv"
+    local.parent.mkdir()
+    local.write_text("a,b\n")
+    target = tmp_path / "area" / "out"
+    target.mkdir(parents=True)
+    with pytest.raises(UnsafePathError):
+        publish_object(LakeRoot.fixed(target), "../evil.csv", local)
+    assert _outside(tmp_path / "area", target) == []
+
+
 @pytest.mark.parametrize("table", [*ODD, "/abs/olute", "..", "a\\b"])
 def test_a_partition_of_any_table_stays_under_its_table_folder(tmp_path: Path, table: str) -> None:
     root = tmp_path / "area" / "lake"
