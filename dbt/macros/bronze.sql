@@ -28,9 +28,29 @@
 {%- endmacro %}
 
 
+{#- A source or table name as its lake path segment, by the rule of tributary.lake.path_segment:
+    percent-encoding of / \\ % = * ? [ ] #, control characters and a leading ".", every other
+    character (unicode, spaces, quotes) as it is. dbt must find the folders Tributary writes. -#}
+{% macro tributary_segment(name) -%}
+    {%- set special = {'/': '%2F', '\\': '%5C', '%': '%25', '=': '%3D', '*': '%2A', '?': '%3F',
+                       '[': '%5B', ']': '%5D', '#': '%23', '\x7f': '%7F'} -%}
+    {%- set controls = '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f' -%}
+    {%- set out = [] -%}
+    {%- for char in name -%}
+        {%- if char in special -%}{%- do out.append(special[char]) -%}
+        {%- elif char in controls -%}{%- do out.append('%%%02X' | format(controls.index(char))) -%}
+        {%- elif loop.first and char == '.' -%}{%- do out.append('%2E') -%}
+        {%- else -%}{%- do out.append(char) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- out | join('') -}}
+{%- endmacro %}
+
+
 {#- The committed partition folders of a table, sorted (Hive names sort by date), as a list. -#}
 {% macro committed_partitions(source_name, table_name) -%}
-    {%- set table_root = tributary_lake_root(source_name) ~ '/' ~ source_name ~ '/' ~ table_name -%}
+    {%- set table_root = tributary_lake_root(source_name) ~ '/' ~ tributary_segment(source_name) ~ '/'
+                         ~ tributary_segment(table_name) -%}
     {%- set listing = run_query(
         "select file from glob(" ~ tributary_literal(table_root ~ '/*/_SUCCESS') ~ ") order by file") -%}
     {%- set folders = [] -%}
@@ -57,7 +77,8 @@
         {%- if folders | length == 0 -%}
             {{ exceptions.raise_compiler_error(
                 "bronze " ~ source_name ~ "." ~ table_name ~ " has no committed partition (no */_SUCCESS under "
-                ~ tributary_lake_root(source_name) ~ "/" ~ source_name ~ "/" ~ table_name
+                ~ tributary_lake_root(source_name) ~ "/" ~ tributary_segment(source_name) ~ "/"
+                ~ tributary_segment(table_name)
                 ~ "): run the replication DAG replicate_" ~ source_name ~ " first") }}
         {%- endif -%}
         {%- if latest_only -%}{%- set folders = folders[-1:] -%}{%- endif -%}

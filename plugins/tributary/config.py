@@ -14,6 +14,7 @@ import os
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -363,7 +364,12 @@ class TableConfig(_Strict):
 
 
 def _group_id(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """ASCII letters, digits and ``_`` (valid in Airflow ids, log paths and URLs): accents are
+    dropped (``ünïcödé`` → ``unicode``), every other character becomes ``_``. Two tables that
+    come out the same are refused by the pipeline's validation."""
+    letters = unicodedata.normalize("NFKD", name)
+    plain = "".join(char for char in letters if not unicodedata.combining(char))
+    return re.sub(r"[^A-Za-z0-9_]", "_", plain)
 
 
 class PipelineConfig(_Strict):

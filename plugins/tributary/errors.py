@@ -45,6 +45,13 @@ class LakeError(TributaryError):
     """Reading or writing the lake failed."""
 
 
+class UnsafePathError(LakeError):
+    """A path Tributary was about to write lies outside its lake root (a bug, or a name the
+    encoding of :func:`tributary.lake.path_segment` did not make safe): nothing is written."""
+
+    permanent = True
+
+
 class ParityError(TributaryError):
     """The rows written differ from the rows the source holds for the same window."""
 

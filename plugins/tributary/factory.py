@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
 
 from tributary.config import FilesPipelineConfig, FileTableConfig, Mode, PipelineConfig, load_all
 from tributary.errors import ConfigError
+from tributary.lake import table_url
 from tributary.operators import (
     CommitFilesOperator,
     CommitPartitionOperator,
@@ -33,10 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def bronze_asset(config: PipelineConfig, table_name: str) -> Asset:
-    """The Asset the commit of a table updates: ``<lake>/<source>/<table>``."""
+    """The Asset the commit of a table updates: named ``bronze.<source>.<table>`` (the names as
+    they are), with the URL of the table's folder as its URI (ASCII: see ``table_url``)."""
     return Asset(
         name=f"bronze.{config.source.name}.{table_name}",
-        uri=f"{config.lake.resolved_url()}/{config.source.name}/{table_name}",
+        uri=table_url(config.lake.resolved_url(), config.source.name, table_name),
         group="tributary-bronze",
     )
 

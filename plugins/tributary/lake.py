@@ -12,6 +12,12 @@ request to the lake goes through ``LakeRoot.run``: transient failures are retrie
 parts are staged locally, so a retry re-sends one file and re-extracts nothing), permanent ones
 fail at once with a message that names the connection.
 
+Names never become paths as they are: the source, the table and the partition key and value each
+become one path segment through :func:`path_segment` (percent-encoding of the few characters that
+could leave ``<lake>/<source>/<table>/`` or that readers would misread; every other name, unicode
+and spaces included, stays as it is), and every write is checked by :func:`check_under` to land
+under its root before it is made.
+
 Object stores have prefixes, not directories: nothing here creates a "directory" there (s3fs and
 gcsfs would create a missing *bucket* on ``mkdir(parents=True)``, hiding a typo in ``lake.url``),
 and a partition with no objects lists as empty.
@@ -21,13 +27,15 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, unquote
 
-from tributary.errors import IncompletePartitionError
+from tributary.errors import IncompletePartitionError, UnsafePathError
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
 
@@ -39,6 +47,70 @@ COPY_CHUNK = 8 << 20
 LOCAL_PROTOCOLS = ("file", "local", "")
 
 T = TypeVar("T")
+
+# Characters percent-encoded in a lake path segment: "/" and "\\" (path separators), "%" (the escape
+# itself, so decoding is exact), the C0 controls and DEL (NUL ends a path in C, the others are
+# invisible in listings), "=" (DuckDB, Spark and Athena read a key=value segment as a Hive
+# partition column), the glob characters "*", "?", "[", "]" (readers list partitions with
+# globs) and "#" (a URL fragment to fsspec and DuckDB). A leading "." is encoded too, so neither
+# "." nor ".." nor a hidden name can come out.
+_UNSAFE = frozenset("/\\%=*?[]#") | frozenset(map(chr, range(0x20))) | {"\x7f"}
+
+
+def path_segment(name: str) -> str:
+    """The lake path segment of a source, table, partition key or partition value ``name``.
+
+    Percent-encoding (``%XX`` of the UTF-8 bytes, as in URLs) of ``/ \\ % = * ? [ ] #``, control
+    characters and a leading ``.``; everything else stays, so ``sales``, ``Order Details``,
+    ``ünïcödé`` and ``x; drop table y; --`` are their own segments, and ``../../escape`` is
+    ``%2E.%2F..%2Fescape``. Reversed by :func:`segment_name`. The same rule is written in Jinja in
+    ``dbt/macros/bronze.sql`` (``tributary_segment``) for dbt's reads of the lake.
+    """
+    if not name:
+        raise UnsafePathError("an empty name cannot be a lake path segment")
+    out = [
+        "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+        if char in _UNSAFE or (index == 0 and char == ".")
+        else char
+        for index, char in enumerate(name)
+    ]
+    return "".join(out)
+
+
+def segment_name(segment: str) -> str:
+    """The name a lake path segment encodes: the inverse of :func:`path_segment`."""
+    return unquote(segment)
+
+
+def table_url(lake_url: str, source: str, table: str) -> str:
+    """The URL of a table's folder in the lake at ``lake_url``: its path segments percent-encoded
+    once more (``urllib.parse.quote``) so that the URL is ASCII and parses back to the folder
+    (``Order Details`` → ``Order%20Details``, ``ünïcödé`` → ``%C3%BCn%C3%AFc%C3%B6d%C3%A9``)."""
+    root = quote(lake_url.rstrip("/"), safe=":/%@")  # a non-ASCII bucket prefix, too
+    return "/".join([root, *(quote(path_segment(n), safe="") for n in (source, table))])
+
+
+def _location_of(path: Any) -> str:
+    """The normalized location of a path, without its scheme (``bucket/key`` for object
+    stores, the absolute path for local files), for comparing paths of one root."""
+    text = getattr(path, "path", None)  # ObjectStoragePath: the path without the protocol
+    if not isinstance(text, str):
+        text = str(path)
+    return posixpath.normpath(text) if text else text
+
+
+def check_under(root: Any, path: Any) -> Any:
+    """``path`` if it lies strictly under ``root`` once ``.`` and ``..`` are resolved, and holds no
+    NUL; :class:`UnsafePathError` otherwise. Every path the lake writes passes here first."""
+    where, base = _location_of(path), _location_of(root)
+    inside = where.startswith(base.rstrip("/") + "/") and where != base
+    if not inside or "\x00" in where:
+        raise UnsafePathError(
+            f"refusing to write {str(path)!r}: it is not under the lake root {str(root)!r}. "
+            "Names are encoded into path segments (tributary.lake.path_segment); please report "
+            "the source, table and partition names that produced this path"
+        )
+    return path
 
 
 class LakePath(Protocol):
@@ -88,7 +160,13 @@ class Partition:
 
     @property
     def name(self) -> str:
-        return f"{self.key}={self.value}"
+        """The partition's folder: ``key=value``, each side a :func:`path_segment`."""
+        return f"{path_segment(self.key)}={path_segment(self.value)}"
+
+    @property
+    def relative(self) -> str:
+        """``<source>/<table>/<key>=<value>`` under the lake root, names encoded."""
+        return f"{path_segment(self.source)}/{path_segment(self.table)}/{self.name}"
 
     @property
     def path(self) -> Any:
@@ -96,19 +174,23 @@ class Partition:
         return self._under(self.lake.path)
 
     def _under(self, root: Any) -> Any:
-        return root / self.source / self.table / self.name
+        return root / path_segment(self.source) / path_segment(self.table) / self.name
 
     @property
     def location(self) -> str:
-        """The partition's URL, for messages (no connection id in it, and no request made)."""
-        return f"{self.lake.url}/{self.source}/{self.table}/{self.name}"
+        """The partition's location, for messages (no connection id in it, and no request made)."""
+        return f"{self.lake.url}/{self.relative}"
 
     def __repr__(self) -> str:
         return f"Partition({self.location})"
 
     def _run(self, what: str, request: Callable[[Any], T], *, writing: bool = False) -> T:
         def on_partition(root: Any) -> T:
-            return request(self._under(root))
+            path = self._under(root)
+            if writing:  # the table's folder under the root, the partition's under the table's
+                table_dir = root / path_segment(self.source) / path_segment(self.table)
+                check_under(check_under(root, table_dir), path)
+            return request(path)
 
         return self.lake.run(f"{what} ({self.location})", on_partition, writing=writing)
 
@@ -189,17 +271,23 @@ class Partition:
         """Step 2: upload the new parts, then remove every other data file of the partition."""
         self._run("create the partition folder", _make_dir, writing=True)
         for name in names:
-            self._run(f"upload {name}", lambda p, name=name: upload(staging / name, p / name), writing=True)
+            self._run(
+                f"upload {name}", lambda p, name=name: upload(staging / name, _child(p, name)), writing=True
+            )
         keep = {*names, MANIFEST, SUCCESS}
         for stale in sorted(set(self.listing()) - keep):
             log.info("%s: removing stale file %s", self.location, stale)
             self._run(
-                f"remove {stale}", lambda p, stale=stale: (p / stale).unlink(missing_ok=True), writing=True
+                f"remove {stale}",
+                lambda p, stale=stale: _child(p, stale).unlink(missing_ok=True),
+                writing=True,
             )
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Step 3: the manifest describes exactly the files now in the partition."""
-        self._run(f"write {MANIFEST}", lambda p: _write_text(p / MANIFEST, manifest.to_json()), writing=True)
+        self._run(
+            f"write {MANIFEST}", lambda p: _write_text(_child(p, MANIFEST), manifest.to_json()), writing=True
+        )
 
     def commit(self, manifest: Manifest) -> None:
         """Step 4: ``_SUCCESS`` last, once every listed file is there with its size."""
@@ -207,7 +295,14 @@ class Partition:
         if problems:
             raise IncompletePartitionError(f"{self.location}: not committing: " + "; ".join(problems))
         body = {"batch_id": manifest.batch_id, "rows": manifest.rows, "files": len(manifest.files)}
-        self._run(f"write {SUCCESS}", lambda p: _write_text(p / SUCCESS, json.dumps(body)), writing=True)
+        self._run(
+            f"write {SUCCESS}", lambda p: _write_text(_child(p, SUCCESS), json.dumps(body)), writing=True
+        )
+
+
+def _child(folder: Any, name: str) -> Any:
+    """The file ``name`` of the partition ``folder``, checked to be inside it."""
+    return check_under(folder, folder / name)
 
 
 def _is_local(path: Any) -> bool:
@@ -298,19 +393,22 @@ def parse_partition(text: str) -> tuple[str, str]:
 
 
 def list_partitions(root: LakePath | LakeRoot, source: str, table: str) -> list[str]:
-    """The names (``key=value``) of a table's partitions, sorted, through the root's retries
-    (an empty list when the table has none: object stores have no empty folders)."""
+    """The names (``key=value``, decoded from their path segments) of a table's partitions,
+    sorted, through the root's retries (an empty list when the table has none: object stores
+    have no empty folders)."""
     lake = LakeRoot.fixed(root)
 
     def names(path: Any) -> list[str]:
-        table_dir = path / source / table
+        table_dir = path / path_segment(source) / path_segment(table)
         _forget_listing(table_dir)
         try:
-            return sorted(child.name for child in table_dir.iterdir() if "=" in child.name)
+            folders = [child.name.partition("=") for child in table_dir.iterdir()]
         except (FileNotFoundError, NotADirectoryError):
             return []
+        return sorted(f"{segment_name(key)}={segment_name(value)}" for key, sep, value in folders if sep)
 
-    return list(lake.run(f"list the partitions of {lake.url}/{source}/{table}", names))
+    where = f"{lake.url}/{path_segment(source)}/{path_segment(table)}"
+    return list(lake.run(f"list the partitions of {where}", names))
 
 
 def partition_states(
@@ -330,8 +428,12 @@ __all__ = [
     "LakeRoot",
     "Partition",
     "PartitionState",
+    "check_under",
     "list_partitions",
     "parse_partition",
     "partition_states",
+    "path_segment",
+    "segment_name",
+    "table_url",
     "upload",
 ]

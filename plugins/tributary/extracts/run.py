@@ -208,23 +208,27 @@ def publish_local(final: Path, write: Callable[[Path], Written]) -> Written:
 def publish_object(root: LakeRoot, relative: str, local: Path) -> None:
     """Upload ``local`` to a temporary key beside ``relative``, check its size, copy it to
     ``relative`` on the server side and remove the temporary key."""
-    from tributary.lake import _size, upload
+    from tributary.lake import _size, check_under, upload
 
     folder, _, name = relative.rpartition("/")
     temporary = f"{folder}/{_temporary(name)}" if folder else _temporary(name)
     expected = local.stat().st_size
     try:
-        root.run(f"upload {temporary}", lambda p: upload(local, p / temporary), writing=True)
+        root.run(f"upload {temporary}", lambda p: upload(local, check_under(p, p / temporary)), writing=True)
         size = root.run(f"check {temporary}", lambda p: _size(p / temporary))
         if size != expected:
             raise LakeError(f"{root.url}/{temporary}: {size} bytes in the store, {expected} written")
         root.run(
             f"publish {relative}",
-            lambda p: p.fs.copy(str((p / temporary).path), str((p / relative).path)),
+            lambda p: p.fs.copy(str((p / temporary).path), str(check_under(p, p / relative).path)),
             writing=True,
         )
     finally:
         try:
-            root.run(f"remove {temporary}", lambda p: (p / temporary).unlink(missing_ok=True), writing=True)
+            root.run(
+                f"remove {temporary}",
+                lambda p: check_under(p, p / temporary).unlink(missing_ok=True),
+                writing=True,
+            )
         except Exception as exc:  # the file is published; a stray temporary key is only clutter
             log.warning("could not remove the temporary object %s/%s: %s", root.url, temporary, exc)
