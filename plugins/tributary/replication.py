@@ -85,9 +85,11 @@ def committed_partitions(lake_root: LakePath, source: str, table: str) -> Iterat
 
 
 def last_committed(lake_root: LakePath, source: str, table: str) -> Manifest | None:
-    """The manifest of the table's newest committed partition, if any."""
+    """The manifest of the batch ``_SUCCESS`` names in the table's newest committed partition."""
     for partition in committed_partitions(lake_root, source, table):
-        return partition.read_manifest()
+        manifest = partition.committed_manifest()
+        if manifest is not None:  # None: its _SUCCESS went since the listing
+            return manifest
     return None
 
 

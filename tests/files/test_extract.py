@@ -17,7 +17,7 @@ from tributary.errors import RejectedFilesError
 from tributary.files.extract import Landing, extract_files, files_partition
 from tributary.files.verify import commit_files, verify_files
 from tributary.lake import MANIFEST, SUCCESS
-from tributary.lake_io import RetryPolicy
+from tributary.lake_io import LakeRoot, RetryPolicy
 from tributary.manifest import Manifest
 from tributary.storage import lake_root
 
@@ -35,9 +35,10 @@ def _run(table: FileTableConfig, landing: Store, lake: Store) -> Manifest:
     """extract, verify, commit, as the DAG's three tasks do."""
     landing_root = lake_root(landing.url, landing.conn_id, policy=FAST)
     root = lake_root(lake.url, lake.conn_id, policy=FAST)
-    manifest = extract_files(table, source="shop", landing=Landing(landing_root, landing.url), lake_root=root)
+    where = Landing(landing_root, landing.url)
+    manifest = extract_files(table, source="shop", landing=where, lake_root=root)
     verify_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END)
-    return commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id)
+    return commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, landing=where)
 
 
 def _rows(lake: Store, manifest: Manifest) -> pa.Table:
@@ -123,3 +124,106 @@ def test_fail_policy_commits_the_good_files_then_fails(tmp_path) -> None:
     assert "orders/dup.csv" in set(landing.keys())
     with pytest.raises(RejectedFilesError):
         _run(table, landing, lake)
+
+
+# -- the quarantine moves after _SUCCESS: a failed try leaves the rejected files where they were --
+
+
+def _roots(landing: Store, lake: Store) -> tuple[Landing, LakeRoot]:
+    return Landing(lake_root(landing.url, landing.conn_id, policy=FAST), landing.url), lake_root(
+        lake.url, lake.conn_id, policy=FAST
+    )
+
+
+def test_a_try_failing_before_the_commit_leaves_rejected_files_for_the_retry(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing, lake = stores
+    landing.put("orders/good.csv", orders_csv(1, 2))
+    landing.put("orders/broken.csv", orders_csv(3, 2).replace(b",3.03,", b",three,"))
+    table = _table(quarantine="quarantine")  # on_violation: fail
+    where, root = _roots(landing, lake)
+
+    # try 1: the extract rejects broken.csv, then verify fails (a lake outage, say)
+    first = extract_files(table, source="shop", landing=where, lake_root=root)
+    assert [f.path for f in first.rejected_files] == ["orders/broken.csv"]
+    assert "orders/broken.csv" in set(landing.keys()), "nothing moves before the commit"
+    with monkeypatch.context() as patched:
+        patched.setattr("tributary.files.verify.apply_checks", _fail_once)
+        with pytest.raises(OSError, match="outage"):
+            verify_files(
+                table, source="shop", lake_root=root, batch_id=first.batch_id, reference_time=WINDOW_END
+            )
+
+    # try 2: the task group again; broken.csv is still there, rejected again, and the policy fails
+    with pytest.raises(RejectedFilesError, match=r"orders/broken\.csv: line 2, column amount") as caught:
+        _run(table, landing, lake)
+    second_batch = _batch_of_message(str(caught.value))
+    assert f"quarantine: quarantine/{second_batch}/orders/broken.csv" in str(caught.value)
+    keys = landing.keys()
+    assert "orders/broken.csv" not in keys and f"quarantine/{second_batch}/orders/broken.csv" in keys
+
+
+def test_a_commit_retried_after_the_move_still_fails_and_lists_the_rejected_files(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/good.csv", orders_csv(1, 2))
+    landing.put("orders/bad-1.csv", orders_csv(3, 1).replace(b",3.03,", b",x,"))
+    landing.put("orders/bad-2.csv", orders_csv(4, 1).replace(b",4.04,", b",y,"))
+    table = _table(quarantine="quarantine")
+    where, root = _roots(landing, lake)
+    manifest = extract_files(table, source="shop", landing=where, lake_root=root)
+    verify_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END)
+
+    from tributary.files import landing as landing_module
+
+    real = landing_module.quarantine
+    moves: list[str] = []
+
+    def move_then_crash(root_, file, moved):  # the worker dies after the first move
+        moves.append(file.path)
+        real(root_, file, moved)
+        if len(moves) == 1:
+            raise OSError("worker lost")
+
+    monkeypatch.setattr("tributary.files.verify.quarantine", move_then_crash)
+    with pytest.raises(OSError, match="worker lost"):
+        commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, landing=where)
+    monkeypatch.setattr("tributary.files.verify.quarantine", real)
+    with pytest.raises(RejectedFilesError) as caught:  # the retry of the commit
+        commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, landing=where)
+    message = str(caught.value)
+    assert "orders/bad-1.csv" in message and "orders/bad-2.csv" in message
+    keys = landing.keys()
+    assert sorted(k for k in keys if k.startswith("quarantine/")) == [
+        f"quarantine/{manifest.batch_id}/orders/bad-1.csv",
+        f"quarantine/{manifest.batch_id}/orders/bad-2.csv",
+    ]
+    assert "orders/good.csv" in keys
+
+
+def test_a_rejected_file_replaced_before_the_commit_stays_for_the_next_run(tmp_path) -> None:
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/late.csv", orders_csv(1, 1).replace(b",1.01,", b",x,"))
+    table = _table(quarantine="quarantine", on_violation="warn")
+    where, root = _roots(landing, lake)
+    manifest = extract_files(table, source="shop", landing=where, lake_root=root)
+    verify_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END)
+    landing.put("orders/late.csv", orders_csv(1, 2))  # the producer fixed it meanwhile
+    commit_files(table, source="shop", lake_root=root, batch_id=manifest.batch_id, landing=where)
+    assert "orders/late.csv" in set(landing.keys()), "a new version is not the file that was rejected"
+
+
+_failed: set[str] = set()
+
+
+def _fail_once(partition, manifest, checks, *, reference_time):  # type: ignore[no-untyped-def]
+    if manifest.batch_id not in _failed:
+        _failed.add(manifest.batch_id)
+        raise OSError("lake outage")
+    return manifest
+
+
+def _batch_of_message(message: str) -> str:
+    return message.split("batch=", 1)[1].split(":", 1)[0]
