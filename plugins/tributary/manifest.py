@@ -119,6 +119,9 @@ class Manifest(BaseModel):
     high_watermark: dt.datetime | None = None
     full_refresh: bool = False
     null_watermark_rows: int | None = None
+    # watermark and file tables: the committed batch whose state this run planned from (None: it
+    # found none); the commit refuses when another batch has been committed since (overlapping runs)
+    planned_from: str | None = None
     # QA checks run by verify (any table)
     checks: list[CheckResult] = Field(default_factory=list)
     # file sources: the files loaded, rejected and skipped as unchanged, and the state (every

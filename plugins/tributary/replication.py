@@ -6,7 +6,8 @@ from connection ids and call these.
 Window and full tables write the partition of the run's window (``month=``, ``day=``,
 ``snapshot_date=``). Watermark tables write a new ``batch=<id>`` partition per run; their state,
 the high watermark, is read from the last committed manifest, so it can never disagree with the
-data, and a failed run leaves it where it was.
+data, and a failed run leaves it where it was. The manifest records the batch it planned from,
+and the commit refuses if another batch was committed since (``require_planned_state``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tributary.checks import apply_checks
 from tributary.config import Mode, NullWatermark, Schedule, TableConfig, parse_duration
 from tributary.dialects.columns import Column
 from tributary.drift import plan
-from tributary.errors import CatalogError, IncompletePartitionError, ParityError
+from tributary.errors import CatalogError, ConcurrentRunError, IncompletePartitionError, ParityError
 from tributary.lake import LakePath, Partition, list_partitions
 from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
 from tributary.parts import column_max, write_parts
@@ -91,6 +92,29 @@ def last_committed(lake_root: LakePath, source: str, table: str) -> Manifest | N
         if manifest is not None:  # None: its _SUCCESS went since the listing
             return manifest
     return None
+
+
+def require_planned_state(partition: Partition, manifest: Manifest, latest: Manifest | None) -> None:
+    """The fence of a run that planned from committed state (a watermark, the landing-file
+    state): ``latest``, the newest committed batch now, must still be the one it planned from.
+
+    Runs overlap (``max_active_runs``, a manual run beside a scheduled one): two runs that
+    planned from the same state read the same rows or files, and the second commit would load
+    them twice. So the second to commit fails, permanently, and commits nothing; a new run plans
+    from the newer state. A retry of a commit that already wrote ``_SUCCESS`` passes.
+    """
+    if partition.is_committed():
+        return
+    now = latest.batch_id if latest is not None else None
+    if now == manifest.planned_from:
+        return
+    planned = f"batch {manifest.planned_from}" if manifest.planned_from else "no committed batch"
+    raise ConcurrentRunError(
+        f"{manifest.source}.{manifest.table} {partition.name}: not committing: this run planned from "
+        f"{planned}, and batch {now} of another run has been committed since; committing would load "
+        "what that run loaded a second time. Nothing of this batch is committed: run the DAG again "
+        "(a new run, or clear this run's task group) and it plans from the newer state"
+    )
 
 
 # -- watermark bounds -------------------------------------------------------------------------
@@ -217,6 +241,7 @@ def extract_table(
             "watermark_high_bound": read_window.end,
             "full_refresh": full_reload,
             "null_watermark_rows": nulls,
+            "planned_from": previous.batch_id if previous is not None else None,
         }
     elif table.mode is Mode.window:
         read_window = window
@@ -373,6 +398,8 @@ def commit_table(
     manifest = _current_manifest(partition, batch_id)
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.path}: not verified; run the verify task first")
+    if table.mode is Mode.watermark:
+        require_planned_state(partition, manifest, last_committed(lake_root, source, table.name))
     partition.commit(manifest)
     log.info("%s.%s %s: committed (_SUCCESS written)", source, table.name, partition.name)
     return manifest

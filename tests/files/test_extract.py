@@ -13,7 +13,7 @@ import pytest
 
 from tests.files.conftest import ORDERS_CONTRACT, Store, local_store, orders_csv
 from tributary.config import FileTableConfig
-from tributary.errors import RejectedFilesError
+from tributary.errors import ConcurrentRunError, RejectedFilesError
 from tributary.files.extract import Landing, extract_files, files_partition
 from tributary.files.verify import commit_files, verify_files
 from tributary.lake import MANIFEST, SUCCESS
@@ -227,3 +227,36 @@ def _fail_once(partition, manifest, checks, *, reference_time):  # type: ignore[
 
 def _batch_of_message(message: str) -> str:
     return message.split("batch=", 1)[1].split(":", 1)[0]
+
+
+# -- overlapping runs: the fence ------------------------------------------------------------------
+
+
+def test_overlapping_runs_load_a_file_once(tmp_path) -> None:
+    """extract 1, extract 2, commit 1, commit 2 (``max_active_runs: 2``): both runs planned from
+    the same state and hold the same new file; the second commit refuses, nothing loads twice."""
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/1.csv", orders_csv(1, 2))
+    table = _table()
+    first = _run(table, landing, lake)
+    landing.put("orders/2.csv", orders_csv(3, 2))
+    where, root = _roots(landing, lake)
+
+    one = extract_files(table, source="shop", landing=where, lake_root=root)
+    two = extract_files(table, source="shop", landing=where, lake_root=root)
+    assert [f.path for f in one.source_files] == [f.path for f in two.source_files] == ["orders/2.csv"]
+    assert one.planned_from == two.planned_from == first.batch_id
+    for manifest in (one, two):
+        verify_files(
+            table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END
+        )
+    commit_files(table, source="shop", lake_root=root, batch_id=one.batch_id, landing=where)
+    with pytest.raises(ConcurrentRunError, match=rf"batch={two.batch_id}: not committing: this run planned"):
+        commit_files(table, source="shop", lake_root=root, batch_id=two.batch_id, landing=where)
+
+    committed = [k for k in set(lake.keys()) if k.endswith(SUCCESS)]
+    assert sorted(committed) == sorted(
+        f"shop/orders/batch={b}/{SUCCESS}" for b in (first.batch_id, one.batch_id)
+    )
+    third = _run(table, landing, lake)  # the next run plans from batch 1: nothing new
+    assert third.planned_from == one.batch_id and third.source_files == [] and third.unchanged_files == 2

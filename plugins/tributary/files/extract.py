@@ -187,6 +187,7 @@ def extract_files(
         unchanged_files=len(same),
         on_violation=table.on_violation.value,
         landing_state=next_state(same, loaded),
+        planned_from=previous.batch_id if previous is not None else None,
     )
     partition.write_manifest(manifest)
     log.info(

@@ -2,7 +2,9 @@
 
 Verify: every part the manifest lists is in the lake with its size; the rows in the parts'
 Parquet footers equal the manifest's, and equal the rows read from the accepted files; then the
-table's QA checks. Commit: ``_SUCCESS`` last; then the rejected files go to the quarantine (if
+table's QA checks. Commit: the fence (the state the run planned from is still the newest committed
+one, ``replication.require_planned_state``: an overlapping run that committed first wins, so no
+file is loaded twice); ``_SUCCESS`` last; then the rejected files go to the quarantine (if
 the table has one: moved only now, so that a try failing before the commit leaves them where the
 retry rejects them again); then, when files were rejected and the table's ``on_violation`` is
 ``fail``, the step fails naming them (the good files are committed: they are in the lake, in the
@@ -21,11 +23,12 @@ import pyarrow.parquet as pq
 from tributary.checks import apply_checks
 from tributary.config import FileTableConfig, OnViolation
 from tributary.errors import ConfigError, IncompletePartitionError, ParityError, RejectedFilesError
-from tributary.files.extract import files_partition, rejected_lines
+from tributary.files.extract import files_partition, last_state, rejected_lines
 from tributary.files.landing import Landing, quarantine
 from tributary.lake import LakePath
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
+from tributary.replication import require_planned_state
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ def commit_files(
     manifest = partition.read_manifest()
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.location}: not verified; run the verify task first")
+    # the fence: the state this run planned from must still be the newest committed one
+    require_planned_state(partition, manifest, last_state(lake_root, source, table.name))
     partition.commit(manifest)
     label = f"{source}.{table.name} {partition.name}"
     log.info(
