@@ -130,6 +130,8 @@ class Manifest(BaseModel):
     source_files: list[LoadedFile] = Field(default_factory=list)
     rejected_files: list[RejectedFile] = Field(default_factory=list)
     unchanged_files: int | None = None
+    # files modified within the table's quiet period (maybe still being written): left for a later run
+    waiting_files: list[LandingFile] = Field(default_factory=list)
     on_violation: str | None = None
     landing_state: list[LandingFile] = Field(default_factory=list)
 

@@ -51,6 +51,7 @@ def test_file_source_dag_loads_new_files_and_fails_on_a_broken_one(
         "    format: csv\n"
         "    contract: schemas/orders.yaml\n"
         "    checks: [{unique: [id]}, {row_count: {min: 1}}]\n"
+        "    quiet_period: 0s\n"
     )
     config = load_config(config_file)
     assert isinstance(config, FilesPipelineConfig)

@@ -6,6 +6,9 @@ an empty batch."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,7 +30,14 @@ WINDOW_END = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
 
 def _table(**overrides: object) -> FileTableConfig:
     return FileTableConfig.model_validate(
-        {"name": "orders", "glob": "orders/*.csv", "format": "csv", "contract": ORDERS_CONTRACT, **overrides}
+        {
+            "name": "orders",
+            "glob": "orders/*.csv",
+            "format": "csv",
+            "contract": ORDERS_CONTRACT,
+            "quiet_period": "0s",  # files landed a moment ago
+            **overrides,
+        }
     )
 
 
@@ -260,3 +270,34 @@ def test_overlapping_runs_load_a_file_once(tmp_path) -> None:
     )
     third = _run(table, landing, lake)  # the next run plans from batch 1: nothing new
     assert third.planned_from == one.batch_id and third.source_files == [] and third.unchanged_files == 2
+
+
+# -- the quiet period: a file still being written waits ---------------------------------------------
+
+
+def test_a_file_modified_within_the_quiet_period_waits_for_a_later_run(tmp_path, caplog) -> None:
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/settled.csv", orders_csv(1, 2))
+    landing.put("orders/growing.csv", orders_csv(3, 1))  # its producer is still writing it
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path / "landing" / "orders" / "settled.csv", (an_hour_ago, an_hour_ago))
+    table = FileTableConfig.model_validate(
+        {"name": "orders", "glob": "orders/*.csv", "format": "csv", "contract": ORDERS_CONTRACT}
+    )
+    assert table.quiet_period == "60s"
+
+    with caplog.at_level(logging.INFO, logger="tributary.files.extract"):
+        first = _run(table, landing, lake)
+    assert [f.path for f in first.source_files] == ["orders/settled.csv"]
+    assert [f.path for f in first.waiting_files] == ["orders/growing.csv"]
+    assert [f.path for f in first.landing_state] == ["orders/settled.csv"], "not in the state: still new"
+    waiting = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert any(
+        "orders/growing.csv was modified at" in m and "quiet period of 60s: waiting" in m for m in waiting
+    )
+
+    landing.put("orders/growing.csv", orders_csv(3, 3))  # finished; quiet for a minute since
+    os.utime(tmp_path / "landing" / "orders" / "growing.csv", (time.time() - 61, time.time() - 61))
+    second = _run(table, landing, lake)
+    assert [f.path for f in second.source_files] == ["orders/growing.csv"] and second.rows == 3
+    assert second.waiting_files == [] and second.unchanged_files == 1

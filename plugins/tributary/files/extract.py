@@ -5,9 +5,10 @@ Each file is read, converted to the contract and written as Parquet parts of its
 part's audit columns are one file's), file after file: memory holds one batch. A file that
 breaks the contract is not written; it is listed in the manifest with its violations and, if
 the table has a ``quarantine`` prefix, the place there that the commit moves it to once the
-batch is committed (``verify.commit_files``). Unchanged files are skipped (``state``).
-A run with nothing new still commits its batch: one part with the schema and no rows, so that
-the table's checks run (``row_count: {min: 1}`` or ``freshness`` catch a feed that stopped).
+batch is committed (``verify.commit_files``). Unchanged files are skipped, and files modified
+within the table's ``quiet_period`` wait for a later run (``state``). A run with nothing new
+still commits its batch: one part with the schema and no rows, so that the table's checks run
+(``row_count: {min: 1}`` or ``freshness`` catch a feed that stopped).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import tempfile
 from pathlib import Path
 
 from tributary.audit import Audit, with_audit_schema
-from tributary.config import FileTableConfig
+from tributary.config import FileTableConfig, parse_duration
 from tributary.files.contract import FileRejected, contract_schema
 from tributary.files.landing import Landing, list_files, local_copy, quarantine_path
 from tributary.files.read import read_file
-from tributary.files.state import next_state, plan_files
+from tributary.files.state import next_state, plan_files, settled
 from tributary.lake import LakePath, Partition
 from tributary.lake_io import LakeRoot
 from tributary.manifest import (
@@ -94,18 +95,31 @@ def extract_files(
     listed = list_files(landing.root, table.glob, exclude=table.quarantine)
     # full_refresh: every matching file again, as if nothing had been committed
     todo, same = plan_files(listed, None if run.full_refresh else previous)
+    quiet = parse_duration(table.quiet_period)
+    todo, waiting = settled(todo, quiet, dt.datetime.now(dt.UTC))
     batch_id = new_batch_id()
     partition = files_partition(lake_root, source, table.name, batch_id)
     label = f"{source}.{table.name} {partition.name}"
     log.info(
-        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped)",
+        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped), %d waiting",
         label,
         len(listed),
         landing.url,
         table.glob,
         len(todo),
         len(same),
+        len(waiting),
     )
+    for file in waiting:
+        assert file.modified is not None
+        log.info(
+            "%s: %s was modified at %s, within the quiet period of %s: waiting (it may still be being "
+            "written); a later run loads it",
+            label,
+            file.path,
+            file.modified.isoformat(),
+            table.quiet_period,
+        )
     schema = contract_schema(table.contract)
     ingested = dt.datetime.now(dt.UTC)
     loaded: list[LoadedFile] = []
@@ -185,6 +199,7 @@ def extract_files(
         source_files=loaded,
         rejected_files=rejected,
         unchanged_files=len(same),
+        waiting_files=waiting,
         on_violation=table.on_violation.value,
         landing_state=next_state(same, loaded),
         planned_from=previous.batch_id if previous is not None else None,
