@@ -301,3 +301,27 @@ def test_a_file_modified_within_the_quiet_period_waits_for_a_later_run(tmp_path,
     second = _run(table, landing, lake)
     assert [f.path for f in second.source_files] == ["orders/growing.csv"] and second.rows == 3
     assert second.waiting_files == [] and second.unchanged_files == 1
+
+
+def test_two_commits_passing_the_check_at_once_commit_one_batch(tmp_path, monkeypatch) -> None:
+    """The check and ``_SUCCESS`` are two requests: two commits can both find the state they
+    planned from still the newest. Each looks again after its ``_SUCCESS``; the one that sees
+    the other takes its ``_SUCCESS`` back."""
+    landing, lake = local_store(tmp_path / "landing"), local_store(tmp_path / "lake")
+    landing.put("orders/1.csv", orders_csv(1, 2))
+    table = _table()
+    where, root = _roots(landing, lake)
+    one = extract_files(table, source="shop", landing=where, lake_root=root)
+    two = extract_files(table, source="shop", landing=where, lake_root=root)
+    assert one.planned_from is None and two.planned_from is None
+    for manifest in (one, two):
+        verify_files(
+            table, source="shop", lake_root=root, batch_id=manifest.batch_id, reference_time=WINDOW_END
+        )
+    # both checks ran before either _SUCCESS: each still finds no committed batch
+    monkeypatch.setattr("tributary.files.verify.last_state", lambda *args: None)
+    commit_files(table, source="shop", lake_root=root, batch_id=one.batch_id, landing=where)
+    with pytest.raises(ConcurrentRunError, match=rf"batch {one.batch_id} of another run planned from it too"):
+        commit_files(table, source="shop", lake_root=root, batch_id=two.batch_id, landing=where)
+    committed = sorted(k for k in set(lake.keys()) if k.endswith(SUCCESS))
+    assert committed == [f"shop/orders/batch={one.batch_id}/{SUCCESS}"], "one batch holds 1.csv"

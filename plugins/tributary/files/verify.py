@@ -3,7 +3,7 @@
 Verify: every part the manifest lists is in the lake with its size; the rows in the parts'
 Parquet footers equal the manifest's, and equal the rows read from the accepted files; then the
 table's QA checks. Commit: the fence (the state the run planned from is still the newest committed
-one, ``replication.require_planned_state``: an overlapping run that committed first wins, so no
+one, ``replication.commit_planned``: an overlapping run that committed first wins, so no
 file is loaded twice); ``_SUCCESS`` last; then the rejected files go to the quarantine (if
 the table has one: moved only now, so that a try failing before the commit leaves them where the
 retry rejects them again); then, when files were rejected and the table's ``on_violation`` is
@@ -28,7 +28,7 @@ from tributary.files.landing import Landing, quarantine
 from tributary.lake import LakePath
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
-from tributary.replication import require_planned_state
+from tributary.replication import commit_planned
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,8 @@ def commit_files(
     manifest = partition.read_manifest()
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.location}: not verified; run the verify task first")
-    # the fence: the state this run planned from must still be the newest committed one
-    require_planned_state(partition, manifest, last_state(lake_root, source, table.name))
-    partition.commit(manifest)
+    # fenced: the state this run planned from must still be the newest committed one
+    commit_planned(partition, manifest, lambda: last_state(lake_root, source, table.name), lake_root)
     label = f"{source}.{table.name} {partition.name}"
     log.info(
         "%s: committed (_SUCCESS written): %d rows from %d file(s)",
