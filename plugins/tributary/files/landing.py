@@ -155,10 +155,7 @@ def quarantine(landing: LakeRoot, file: LandingFile, moved: str) -> bool:
             log.warning("%s: gone from %s before it could be moved to the quarantine", file.path, landing.url)
             return False
         info = fs.info(source)
-        now = LandingFile(
-            path=file.path, size=int(info.get("size") or 0), version=_version(info, _modified(info))
-        )
-        if (now.size, now.version) != (file.size, file.version):
+        if (int(info.get("size") or 0), _version(info, _modified(info))) != (file.size, file.version):
             log.warning(
                 "%s: changed since the extract rejected it; not moved to the quarantine (the next "
                 "run reads it again)",

@@ -29,6 +29,7 @@ from tributary.failures import (
     failure,
 )
 from tributary.failures.replica import sqlite_uri_read_only
+from tributary.files.landing import Landing
 from tributary.lake_io import LakeRoot
 from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
@@ -378,10 +379,8 @@ class FileTaskOperator(TableTaskOperator):
         self.landing_url = landing_url
         self.landing_conn_id = landing_conn_id
 
-    def landing(self) -> Any:
-        """The landing location as a :class:`~tributary.files.landing.Landing`."""
-        from tributary.files.landing import Landing
-
+    def landing(self) -> Landing:
+        """The landing location, through the lake's retries (``tributary.files.landing``)."""
         if not self.landing_url:
             raise AirflowFailException(f"{self.task_id}: no landing_url, the file source's location")
         return Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
