@@ -246,10 +246,13 @@ def test_dbt_reads_the_parts_success_names_not_a_stray_beside_them(dbt_env: DbtE
     assert run.state == "success", run_report("dbt_setup", run.run_id)
     manifests = {
         m.batch_id: m.rows
-        for m in (Manifest.from_json((p / MANIFEST).read_text()) for p in sales.glob("month=*"))
+        for m in (Manifest.from_json(p.read_text()) for p in sales.glob(f"month=*/{MANIFEST}"))
     }
     assert dbt_env.query(
         f"select count(*) from silver.stg_pos__sales where _batch_id = '{stray_batch}' or sale_id >= 10000000"
     ) == [(0,)]
-    counted = dict(dbt_env.query("select _batch_id, count(*) from silver.stg_pos__sales group by 1"))
-    assert {batch: counted.get(batch) for batch in manifests} == manifests
+    # the replicated sales (ids below those of the partitions written by hand in this module), one
+    # row per key in silver: as many as the committed manifests hold
+    assert dbt_env.query("select count(*) from silver.stg_pos__sales where sale_id < 9000000") == [
+        (sum(manifests.values()),)
+    ]
