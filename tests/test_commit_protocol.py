@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
-from tributary.errors import IncompletePartitionError
+from tributary.errors import IncompletePartitionError, StrayFilesError
 from tributary.lake import MANIFEST, SUCCESS, Partition
 from tributary.manifest import Manifest, ManifestFile
 
@@ -74,3 +75,35 @@ def test_reading_the_manifest_of_a_partition_never_extracted(tmp_path) -> None:
     partition = Partition(tmp_path, "pos", "sales", "month", "2025-01")
     with pytest.raises(IncompletePartitionError, match=r"no _manifest\.json"):
         partition.read_manifest()
+
+
+def test_commit_refuses_a_partition_holding_a_data_file_its_manifest_does_not_list(tmp_path, staged) -> None:
+    staging, files = staged
+    partition = Partition(tmp_path, "pos", "sales", "month", "2025-01")
+    partition.publish(staging, list(files))
+    manifest = _manifest(files)
+    partition.write_manifest(manifest)
+    (partition.path / "part-b9-00000.parquet").write_bytes(b"another run's")
+    with pytest.raises(StrayFilesError, match=r"does not list: part-b9-00000\.parquet\..*re-run") as caught:
+        partition.commit(manifest)
+    assert caught.value.permanent
+    assert not partition.is_committed()
+
+    (partition.path / "part-b9-00000.parquet").unlink()
+    partition.commit(manifest)
+    marker = json.loads((partition.path / SUCCESS).read_text())
+    assert marker == {"batch_id": "b2", "rows": 2, "files": 2, "parts": sorted(files)}
+    assert partition.committed_manifest() == manifest
+    assert partition.state().files == sorted(files)
+
+
+def test_a_manifest_of_another_batch_than_success_names_is_not_read(tmp_path, staged) -> None:
+    staging, files = staged
+    partition = Partition(tmp_path, "pos", "sales", "month", "2025-01")
+    partition.publish(staging, list(files))
+    partition.write_manifest(_manifest(files))
+    partition.commit(_manifest(files))
+    # a re-run that lost its _SUCCESS race: the manifest is the new batch's, _SUCCESS the old one's
+    partition.write_manifest(_manifest(files).model_copy(update={"batch_id": "b3"}))
+    with pytest.raises(IncompletePartitionError, match=r"_SUCCESS is of batch b2, the manifest of batch b3"):
+        partition.committed_manifest()

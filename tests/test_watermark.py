@@ -18,6 +18,7 @@ import pytest
 
 from tributary.config import Schedule, TableConfig
 from tributary.drift import SchemaDriftError
+from tributary.errors import ConcurrentRunError
 from tributary.lake import SUCCESS
 from tributary.readers.postgres import PostgresReader
 from tributary.replication import (
@@ -255,3 +256,32 @@ def test_batch_ids_sort_by_creation_time_even_within_one_second() -> None:
     for _ in range(20):  # whatever the random suffixes
         assert sorted(made) == made
         made = [new_batch_id(noon + dt.timedelta(microseconds=us)) for us in (0, 1, 10, 999_999)]
+
+
+def test_overlapping_runs_the_second_commit_refuses(db, tmp_path) -> None:
+    """extract 1, extract 2, commit 1, commit 2: both planned from the same watermark, so the
+    second commit would load run 1's rows again; it refuses, and nothing is loaded twice."""
+    cluster, name = db
+    table = _table()
+    first = run(db, tmp_path, table, T0)
+    cluster.psql("UPDATE customers SET modified_at = '2025-06-01 12:10+00' WHERE id = 1", database=name)
+    reader = _reader(db)
+    place = {"source": "crm", "schedule": Schedule.daily, "window": ANY_WINDOW, "lake_root": tmp_path}
+    try:
+        one = extract_table(reader, table, run=RunInfo(run_start=T0 + dt.timedelta(hours=1)), **place)
+        two = extract_table(reader, table, run=RunInfo(run_start=T0 + dt.timedelta(hours=1)), **place)
+        assert one.planned_from == two.planned_from == first.batch_id
+        for manifest in (one, two):
+            verify_table(reader, table, batch_id=manifest.batch_id, **place)
+    finally:
+        reader.release()
+    commit_table(table, batch_id=one.batch_id, **place)
+    refused = (
+        rf"planned from batch {first.batch_id}, and batch {one.batch_id} of another run has been committed"
+    )
+    with pytest.raises(ConcurrentRunError, match=refused + r" since.*run the DAG again"):
+        commit_table(table, batch_id=two.batch_id, **place)
+    committed = [p.value for p in committed_partitions(tmp_path, "crm", "customers")]
+    assert committed == [one.batch_id, first.batch_id], "batch 2 is not committed"
+    assert ConcurrentRunError.permanent
+    commit_table(table, batch_id=one.batch_id, **place)  # a retry of the commit that won passes

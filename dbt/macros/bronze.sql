@@ -1,10 +1,12 @@
-{#- Reading the bronze lake: committed partitions only.
+{#- Reading the bronze lake: exactly the files of the committed batches.
 
     A partition (<lake>/<source>/<table>/<key>=<value>/) is complete only when its _SUCCESS exists:
-    Tributary removes _SUCCESS before it rewrites a partition and writes it last. So at run time
-    the partitions are listed by their _SUCCESS files (DuckDB's glob(), through run_query) and
-    exactly those partitions' Parquet files are read; a partition being written, or left behind
-    by a crash, is not seen. -#}
+    Tributary removes _SUCCESS before it rewrites a partition and writes it last. _SUCCESS names the
+    committed batch and its parts ({"batch_id": ..., "parts": [...]}), so the partitions are read
+    through their _SUCCESS files (DuckDB's read_text(), through run_query) and only the parts they
+    name are read, never <partition>/*.parquet: a stray part of another batch, or the parts of a
+    re-run that started after the listing, are not seen (a re-run removes the old parts: the read
+    then fails on a missing file, and a retry reads the new batch once it is committed). -#}
 
 {% macro tributary_literal(text) -%}
     '{{ text | replace("'", "''") }}'
@@ -47,24 +49,49 @@
 {%- endmacro %}
 
 
-{#- The committed partition folders of a table, sorted (Hive names sort by date), as a list. -#}
-{% macro committed_partitions(source_name, table_name) -%}
-    {%- set table_root = tributary_lake_root(source_name) ~ '/' ~ tributary_segment(source_name) ~ '/'
-                         ~ tributary_segment(table_name) -%}
-    {%- set listing = run_query(
-        "select file from glob(" ~ tributary_literal(table_root ~ '/*/_SUCCESS') ~ ") order by file") -%}
-    {%- set folders = [] -%}
-    {%- for file in listing.columns[0].values() -%}
-        {%- do folders.append(file[:-('/_SUCCESS' | length)]) -%}
-    {%- endfor -%}
-    {{ log("bronze " ~ source_name ~ "." ~ table_name ~ ": " ~ folders | length ~ " committed partition(s) under "
-           ~ table_root, info=False) }}
-    {{ return(folders) }}
+{#- The files a reader may read of one committed partition: the parts its _SUCCESS names, or,
+    for a _SUCCESS written before it named them, the parts of the batch it names. -#}
+{% macro tributary_committed_files(success_path, marker) -%}
+    {%- set folder = success_path[:-('/_SUCCESS' | length)] -%}
+    {%- set body = fromjson(marker or '', {}) -%}
+    {%- if body is not mapping -%}{%- set body = {} -%}{%- endif -%}
+    {%- if body.get('parts') is not none -%}
+        {%- set files = [] -%}
+        {%- for part in body['parts'] -%}{%- do files.append(folder ~ '/' ~ part) -%}{%- endfor -%}
+        {{ return(files) }}
+    {%- elif body.get('batch_id') -%}
+        {{ return([folder ~ '/part-' ~ body['batch_id'] ~ '-*.parquet']) }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        success_path ~ " names no batch (Tributary writes a JSON object with batch_id and parts): the "
+        ~ "partition was not committed by Tributary; re-run its window in the replication DAG") }}
 {%- endmacro %}
 
 
-{#- A relation over the bronze table <source>.<table>: the Parquet files of its committed
-    partitions, by column name (a column added later is NULL in older partitions), with the
+{#- The committed partitions of a table, sorted by folder (Hive names sort by date), as a list
+    of [folder, [files of its committed batch]]. -#}
+{% macro committed_partitions(source_name, table_name) -%}
+    {%- set table_root = tributary_lake_root(source_name) ~ '/' ~ tributary_segment(source_name) ~ '/'
+                         ~ tributary_segment(table_name) -%}
+    {%- set pattern = tributary_literal(table_root ~ '/*/_SUCCESS') -%}
+    {%- set found = run_query("select count(*) from glob(" ~ pattern ~ ")").columns[0].values()[0] -%}
+    {%- set partitions = [] -%}
+    {%- if found -%}
+        {#- one read: each _SUCCESS with its content, as it is at this moment -#}
+        {%- set markers = run_query(
+            "select filename, content from read_text(" ~ pattern ~ ") order by filename") -%}
+        {%- for row in markers.rows -%}
+            {%- do partitions.append([row[0][:-('/_SUCCESS' | length)], tributary_committed_files(row[0], row[1])]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ log("bronze " ~ source_name ~ "." ~ table_name ~ ": " ~ partitions | length ~ " committed partition(s) under "
+           ~ table_root, info=False) }}
+    {{ return(partitions) }}
+{%- endmacro %}
+
+
+{#- A relation over the bronze table <source>.<table>: the Parquet parts of its committed
+    batches (one per partition), by column name (a column added later is NULL in older partitions), with the
     partition key (month, snapshot_date, batch, ...) as a column.
     latest_only=true reads the newest committed partition only: the current snapshot of a table
     replicated in mode 'full'. -#}
@@ -73,18 +100,20 @@
     {%- if not execute -%}
         (select 1 as parse_time_placeholder)
     {%- else -%}
-        {%- set folders = committed_partitions(source_name, table_name) -%}
-        {%- if folders | length == 0 -%}
+        {%- set partitions = committed_partitions(source_name, table_name) -%}
+        {%- if partitions | length == 0 -%}
             {{ exceptions.raise_compiler_error(
                 "bronze " ~ source_name ~ "." ~ table_name ~ " has no committed partition (no */_SUCCESS under "
                 ~ tributary_lake_root(source_name) ~ "/" ~ tributary_segment(source_name) ~ "/"
                 ~ tributary_segment(table_name)
                 ~ "): run the replication DAG replicate_" ~ source_name ~ " first") }}
         {%- endif -%}
-        {%- if latest_only -%}{%- set folders = folders[-1:] -%}{%- endif -%}
+        {%- if latest_only -%}{%- set partitions = partitions[-1:] -%}{%- endif -%}
+        {%- set files = [] -%}
+        {%- for partition in partitions -%}{%- do files.extend(partition[1]) -%}{%- endfor -%}
         read_parquet([
-            {%- for folder in folders %}
-            {{ tributary_literal(folder ~ '/*.parquet') }}{{ "," if not loop.last }}
+            {%- for file in files %}
+            {{ tributary_literal(file) }}{{ "," if not loop.last }}
             {%- endfor %}
         ], union_by_name = true, hive_partitioning = true)
     {%- endif -%}

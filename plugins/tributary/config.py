@@ -631,6 +631,20 @@ class FileTableConfig(_Strict):
     ] = None
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
     checks: list[CheckConfig] = Field(default_factory=list)
+    quiet_period: Annotated[
+        str | int,
+        Field(
+            description="a landing file is loaded once it has not changed for this long (its modified "
+            "time is older), e.g. 60s, 5m; a younger file may still be being written and waits for a "
+            "later run; 0s loads every file listed"
+        ),
+    ] = "60s"
+
+    @field_validator("quiet_period")
+    @classmethod
+    def _quiet_period(cls, value: str | int) -> str | int:
+        parse_duration(value)
+        return value
 
     @field_validator("glob")
     @classmethod

@@ -62,6 +62,18 @@ class IncompletePartitionError(LakeError):
     """A partition's manifest lists files that are missing or have another size."""
 
 
+class StrayFilesError(IncompletePartitionError):
+    """A partition holds data files its manifest does not list: the commit refuses it."""
+
+    permanent = True
+
+
+class ConcurrentRunError(LakeError):
+    """Another run committed a newer state of the table than the one this run planned from."""
+
+    permanent = True
+
+
 class QualityError(TributaryError):
     """A QA check of a table failed on the data a run wrote; re-running will not change it."""
 

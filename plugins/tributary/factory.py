@@ -71,10 +71,10 @@ def _files_doc(config: FilesPipelineConfig, path: Path) -> str:
 def _file_tasks(config: FilesPipelineConfig, table: FileTableConfig, common: dict[str, Any]) -> list[Any]:
     """extract >> verify >> commit of a file table; the extract, which reads the landing zone,
     takes a slot of the source's pool."""
+    landing = {"landing_url": config.source.resolved_url(), "landing_conn_id": config.source.conn_id}
     extract = ExtractFilesOperator(
         task_id="extract",
-        landing_url=config.source.resolved_url(),
-        landing_conn_id=config.source.conn_id,
+        **landing,
         compression=config.lake.compression.value,
         rows_per_file=config.lake.rows_per_file,
         pool=config.pool,
@@ -84,7 +84,7 @@ def _file_tasks(config: FilesPipelineConfig, table: FileTableConfig, common: dic
     )
     verify = VerifyFilesOperator(task_id="verify", **common)
     commit = CommitFilesOperator(
-        task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **common
+        task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **landing, **common
     )
     return [extract, verify, commit]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
-from tributary.errors import IncompletePartitionError, UnsafePathError
+from tributary.errors import IncompletePartitionError, StrayFilesError, UnsafePathError
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
 
@@ -137,6 +137,7 @@ class PartitionState:
     problems: list[str] = field(default_factory=list)
     batch_id: str | None = None
     rows: int | None = None
+    files: list[str] = field(default_factory=list)  # the committed batch's parts: all a reader reads
 
     @property
     def ready(self) -> bool:
@@ -234,6 +235,31 @@ class Partition:
                 problems.append(f"{entry.name}: {size} bytes, manifest says {entry.bytes}")
         return problems
 
+    def stray_files(self, manifest: Manifest) -> list[str]:
+        """Data files of the partition that the manifest does not list (names starting with
+        ``_`` or ``.`` are not data, as in Hive and Spark)."""
+        listed = {entry.name for entry in manifest.files}
+        return sorted(
+            name for name in self.listing() if name not in listed and not name.startswith(("_", "."))
+        )
+
+    def committed_manifest(self) -> Manifest | None:
+        """The manifest of the batch ``_SUCCESS`` names, or ``None`` if the partition is not
+        committed. A manifest of another batch means a re-run is rewriting the partition:
+        :class:`IncompletePartitionError`, since nothing of it may be read."""
+        try:
+            marker = self._run(f"read {SUCCESS}", lambda p: _fresh(p / SUCCESS).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        manifest = self.read_manifest()
+        committed_batch = _batch_of(marker)
+        if committed_batch and committed_batch != manifest.batch_id:
+            raise IncompletePartitionError(
+                f"{self.location}: {SUCCESS} is of batch {committed_batch}, the manifest of batch "
+                f"{manifest.batch_id}; another run is rewriting the partition"
+            )
+        return manifest
+
     def state(self) -> PartitionState:
         """Is the partition committed, and is its manifest complete (every listed file present
         with its size, and the manifest of the batch ``_SUCCESS`` names)? For readers."""
@@ -252,7 +278,8 @@ class Partition:
             problems.append(
                 f"{SUCCESS} is of batch {committed_batch}, the manifest of batch {manifest.batch_id}"
             )
-        return PartitionState(where, True, problems, manifest.batch_id, manifest.rows)
+        files = [entry.name for entry in manifest.files]
+        return PartitionState(where, True, problems, manifest.batch_id, manifest.rows, files)
 
     # -- the commit protocol -------------------------------------------------------------------
 
@@ -290,11 +317,27 @@ class Partition:
         )
 
     def commit(self, manifest: Manifest) -> None:
-        """Step 4: ``_SUCCESS`` last, once every listed file is there with its size."""
+        """Step 4: ``_SUCCESS`` last, once every listed file is there with its size and no other
+        data file is: a reader reads the batch ``_SUCCESS`` names, and a stray part beside it is
+        another run's (or a hand's) that nothing verified. ``_SUCCESS`` names the batch and its
+        parts, so a reader gets the exact file list in the one object it reads first."""
         problems = self.missing_files(manifest)
         if problems:
             raise IncompletePartitionError(f"{self.location}: not committing: " + "; ".join(problems))
-        body = {"batch_id": manifest.batch_id, "rows": manifest.rows, "files": len(manifest.files)}
+        strays = self.stray_files(manifest)
+        if strays:
+            raise StrayFilesError(
+                f"{self.location}: not committing batch {manifest.batch_id}: the partition holds data "
+                f"file(s) its manifest does not list: {', '.join(strays)}. Another run may be writing "
+                "the partition; else re-run the table's task group (its extract removes every file "
+                "its batch does not list) or delete those files"
+            )
+        body = {
+            "batch_id": manifest.batch_id,
+            "rows": manifest.rows,
+            "files": len(manifest.files),
+            "parts": [entry.name for entry in manifest.files],
+        }
         self._run(
             f"write {SUCCESS}", lambda p: _write_text(_child(p, SUCCESS), json.dumps(body)), writing=True
         )

@@ -119,6 +119,9 @@ class Manifest(BaseModel):
     high_watermark: dt.datetime | None = None
     full_refresh: bool = False
     null_watermark_rows: int | None = None
+    # watermark and file tables: the committed batch whose state this run planned from (None: it
+    # found none); the commit refuses when another batch has been committed since (overlapping runs)
+    planned_from: str | None = None
     # QA checks run by verify (any table)
     checks: list[CheckResult] = Field(default_factory=list)
     # file sources: the files loaded, rejected and skipped as unchanged, and the state (every
@@ -127,6 +130,8 @@ class Manifest(BaseModel):
     source_files: list[LoadedFile] = Field(default_factory=list)
     rejected_files: list[RejectedFile] = Field(default_factory=list)
     unchanged_files: int | None = None
+    # files modified within the table's quiet period (maybe still being written): left for a later run
+    waiting_files: list[LandingFile] = Field(default_factory=list)
     on_violation: str | None = None
     landing_state: list[LandingFile] = Field(default_factory=list)
 

@@ -6,7 +6,8 @@ from connection ids and call these.
 Window and full tables write the partition of the run's window (``month=``, ``day=``,
 ``snapshot_date=``). Watermark tables write a new ``batch=<id>`` partition per run; their state,
 the high watermark, is read from the last committed manifest, so it can never disagree with the
-data, and a failed run leaves it where it was.
+data, and a failed run leaves it where it was. The manifest records the batch it planned from,
+and the commit refuses if another batch was committed since (``commit_planned``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime as dt
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tributary.checks import apply_checks
 from tributary.config import Mode, NullWatermark, Schedule, TableConfig, parse_duration
 from tributary.dialects.columns import Column
 from tributary.drift import plan
-from tributary.errors import CatalogError, IncompletePartitionError, ParityError
+from tributary.errors import CatalogError, ConcurrentRunError, IncompletePartitionError, ParityError
 from tributary.lake import LakePath, Partition, list_partitions
 from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
 from tributary.parts import column_max, write_parts
@@ -86,10 +87,66 @@ def committed_partitions(lake_root: LakePath, source: str, table: str) -> Iterat
 
 
 def last_committed(lake_root: LakePath, source: str, table: str) -> Manifest | None:
-    """The manifest of the table's newest committed partition, if any."""
+    """The manifest of the batch ``_SUCCESS`` names in the table's newest committed partition."""
     for partition in committed_partitions(lake_root, source, table):
-        return partition.read_manifest()
+        manifest = partition.committed_manifest()
+        if manifest is not None:  # None: its _SUCCESS went since the listing
+            return manifest
     return None
+
+
+def commit_planned(
+    partition: Partition, manifest: Manifest, latest: Callable[[], Manifest | None], lake_root: LakePath
+) -> None:
+    """Commit a batch planned from committed state (a watermark, the landing-file state), fenced:
+    ``latest()``, the newest committed batch now, must still be the one it planned from.
+
+    Runs overlap (``max_active_runs``, a manual run beside a scheduled one): two runs that
+    planned from the same state read the same rows or files, and the second commit would load
+    them twice. So the second to commit fails, permanently, and commits nothing; a new run plans
+    from the newer state. The check and ``_SUCCESS`` are two requests, so after ``_SUCCESS`` the
+    commit looks again: a batch of another run planned from the same state and committed too
+    means both passed the check at once, and this one takes its ``_SUCCESS`` back (each of the
+    two writes before it looks, so at least one sees the other). A retry of a commit that wrote
+    ``_SUCCESS`` skips the first check and keeps the second.
+    """
+    label = f"{manifest.source}.{manifest.table} {partition.name}"
+    planned = f"batch {manifest.planned_from}" if manifest.planned_from else "no committed batch"
+    advice = (
+        "committing would load what that run loaded a second time. Nothing of this batch is "
+        "committed: run the DAG again (a new run, or clear this run's task group) and it plans from "
+        "the newer state"
+    )
+    if not partition.is_committed():
+        newest = latest()
+        now = newest.batch_id if newest is not None else None
+        if now != manifest.planned_from:
+            raise ConcurrentRunError(
+                f"{label}: not committing: this run planned from {planned}, and batch {now} of another "
+                f"run has been committed since; {advice}"
+            )
+    partition.commit(manifest)
+    rivals = [
+        other.batch_id
+        for other in committed_since(lake_root, manifest.source, manifest.table, manifest.planned_from)
+        if other.batch_id != manifest.batch_id and other.planned_from == manifest.planned_from
+    ]
+    if rivals:
+        partition.begin()  # _SUCCESS back off: this batch is not committed
+        raise ConcurrentRunError(
+            f"{label}: not committing: this run planned from {planned}, and batch {', '.join(rivals)} "
+            f"of another run planned from it too and was committed at the same time; {advice}"
+        )
+
+
+def committed_since(lake_root: LakePath, source: str, table: str, batch_id: str | None) -> Iterator[Manifest]:
+    """The committed batches of a ``batch=`` table newer than ``batch_id`` (all, if ``None``)."""
+    for partition in committed_partitions(lake_root, source, table):
+        if batch_id is not None and partition.value <= batch_id:
+            return
+        manifest = partition.committed_manifest()
+        if manifest is not None:
+            yield manifest
 
 
 # -- watermark bounds -------------------------------------------------------------------------
@@ -225,6 +282,7 @@ def extract_table(
             "watermark_high_bound": read_window.end,
             "full_refresh": full_reload,
             "null_watermark_rows": nulls,
+            "planned_from": previous.batch_id if previous is not None else None,
         }
     elif table.mode is Mode.window:
         read_window = window
@@ -381,7 +439,10 @@ def commit_table(
     manifest = _current_manifest(partition, batch_id)
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.path}: not verified; run the verify task first")
-    partition.commit(manifest)
+    if table.mode is Mode.watermark:
+        commit_planned(partition, manifest, lambda: last_committed(lake_root, source, table.name), lake_root)
+    else:
+        partition.commit(manifest)
     log.info("%s.%s %s: committed (_SUCCESS written)", source, table.name, partition.name)
     return manifest
 

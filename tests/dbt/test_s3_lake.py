@@ -1,5 +1,6 @@
 """dbt reads an s3:// lake: DuckDB's httpfs extension from its PyPI package, the credentials from the
-lake's Airflow ``aws`` connection (moto's S3 over HTTP here), committed partitions only."""
+lake's Airflow ``aws`` connection (moto's S3 over HTTP here), committed partitions only, and of
+them the parts their ``_SUCCESS`` names only."""
 
 from __future__ import annotations
 
@@ -66,7 +67,10 @@ def test_silver_from_an_s3_lake(moto_s3: MotoS3, tmp_path: Path, monkeypatch: py
     moto_s3.create_bucket("dbt-lake")
     committed = "bronze/pos/locations/snapshot_date=2025-01-01"
     s3.put_object(Bucket="dbt-lake", Key=f"{committed}/part-a-00000.parquet", Body=_parquet(3, "a"))
-    s3.put_object(Bucket="dbt-lake", Key=f"{committed}/_SUCCESS", Body=b"{}")
+    success = {"batch_id": "a", "rows": 3, "files": 1, "parts": ["part-a-00000.parquet"]}
+    s3.put_object(Bucket="dbt-lake", Key=f"{committed}/_SUCCESS", Body=json.dumps(success).encode())
+    # a part of another batch beside the committed one: not named by _SUCCESS, not read
+    s3.put_object(Bucket="dbt-lake", Key=f"{committed}/part-z-00000.parquet", Body=_parquet(4, "z"))
     # newer, but its run has not committed it: not the latest snapshot yet
     pending = "bronze/pos/locations/snapshot_date=2025-02-01"
     s3.put_object(Bucket="dbt-lake", Key=f"{pending}/part-b-00000.parquet", Body=_parquet(5, "b"))

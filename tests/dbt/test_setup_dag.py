@@ -6,6 +6,7 @@ a warehouse locked by another process."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -14,9 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from tests.dbt.conftest import DbtEnv, write_partition
+from tributary.lake import MANIFEST, SUCCESS
+from tributary.manifest import Manifest
 from tributary.transform.runs import run_report, run_results
 
 pytestmark = pytest.mark.airflow
@@ -216,3 +222,37 @@ def test_a_lock_held_by_another_process_names_it(dbt_env: DbtEnv, first_setup) -
     assert f"the DuckDB warehouse {dbt_env.warehouse} is locked by another process: PID {holder.pid}" in error
     assert f"kill {holder.pid}" in error and "clear the failed task" in error
     assert f"PID {holder.pid}" in report
+
+
+def test_dbt_reads_the_parts_success_names_not_a_stray_beside_them(dbt_env: DbtEnv, first_setup) -> None:
+    """A part of another batch in a committed partition (a re-run's, or a hand's) is not read:
+    bronze is the parts ``_SUCCESS`` names, so silver holds each committed manifest's rows."""
+    sales = dbt_env.lake / "pos" / "sales"
+    committed = sales / "month=2025-01"
+    marker = json.loads((committed / SUCCESS).read_text())
+    assert marker["parts"], "_SUCCESS names the committed batch's parts"
+    first = pq.read_table(committed / marker["parts"][0])
+    stray_batch = "20990101T000000Zstray000"
+    shifted = first.set_column(first.schema.get_field_index("id"), "id", pc.add(first["id"], 10_000_000))
+    shifted = shifted.set_column(
+        shifted.schema.get_field_index("_batch_id"), "_batch_id", pa.array([stray_batch] * shifted.num_rows)
+    )
+    stray = committed / f"part-{stray_batch}-00000.parquet"
+    pq.write_table(shifted, stray)
+    try:
+        run = dbt_env.run("dbt_setup", only=SALES_ONLY)
+    finally:
+        stray.unlink()
+    assert run.state == "success", run_report("dbt_setup", run.run_id)
+    manifests = {
+        m.batch_id: m.rows
+        for m in (Manifest.from_json(p.read_text()) for p in sales.glob(f"month=*/{MANIFEST}"))
+    }
+    assert dbt_env.query(
+        f"select count(*) from silver.stg_pos__sales where _batch_id = '{stray_batch}' or sale_id >= 10000000"
+    ) == [(0,)]
+    # the replicated sales (ids below those of the partitions written by hand in this module), one
+    # row per key in silver: as many as the committed manifests hold
+    assert dbt_env.query("select count(*) from silver.stg_pos__sales where sale_id < 9000000") == [
+        (sum(manifests.values()),)
+    ]

@@ -32,6 +32,7 @@ def _table(fmt: str, glob: str, **overrides: Any) -> FileTableConfig:
             "format": fmt,
             "contract": ORDERS_CONTRACT,
             "on_violation": "warn",
+            "quiet_period": "0s",  # files landed a moment ago
             **overrides,
         }
     )

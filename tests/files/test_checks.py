@@ -54,7 +54,13 @@ def landed(tmp_path: Path) -> tuple[Path, str]:
     landing.put("orders/c.csv", b"id,customer,amount,status,ordered_at\n99,x,1,open,2025-01-01 23:15:00\n")
     lake = tmp_path / "lake"
     table = FileTableConfig.model_validate(
-        {"name": "orders", "glob": "orders/*.csv", "format": "csv", "contract": ORDERS_CONTRACT}
+        {
+            "name": "orders",
+            "glob": "orders/*.csv",
+            "format": "csv",
+            "contract": ORDERS_CONTRACT,
+            "quiet_period": "0s",  # files landed a moment ago
+        }
     )
     manifest = extract_files(
         table,

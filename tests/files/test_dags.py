@@ -51,6 +51,7 @@ def test_file_source_dag_loads_new_files_and_fails_on_a_broken_one(
         "    format: csv\n"
         "    contract: schemas/orders.yaml\n"
         "    checks: [{unique: [id]}, {row_count: {min: 1}}]\n"
+        "    quiet_period: 0s\n"
     )
     config = load_config(config_file)
     assert isinstance(config, FilesPipelineConfig)
@@ -144,3 +145,51 @@ def test_checks_on_a_database_table(tmp_path: Path, demo_sqlite: Path, airflow_d
     ]
     assert results[0].detail.startswith("email: ") and "NULL(s) in" in results[0].detail
     assert "values not accepted: 'BRONZE'" in results[2].detail
+
+
+def test_a_run_failing_after_the_extract_leaves_rejected_files_for_the_next_to_fail_on(
+    tmp_path: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_violation: fail with a quarantine: the first run's verify fails after its extract
+    rejected a file; the file is still in the landing zone (moves happen in the commit), so the
+    next run rejects it again, its commit fails naming it, and only then is it quarantined."""
+    landing, lake = local_store(tmp_path / "landing"), tmp_path / "lake"
+    pipelines = tmp_path / "pipelines"
+    (pipelines / "schemas").mkdir(parents=True)
+    (pipelines / "schemas" / "orders.yaml").write_text((FIXTURES / "schemas" / "orders.yaml").read_text())
+    monkeypatch.setenv("TRIBUTARY_PIPELINES_DIR", str(pipelines))
+    config_file = pipelines / "shop.yaml"
+    config_file.write_text(
+        f"source: {{name: shop, type: files, url: '{landing.url}', max_connections: 1, retries: 0}}\n"
+        f"lake: {{url: '{lake.as_uri()}'}}\n"
+        "schedule: '@daily'\nstart_date: 2025-01-01\n"
+        "tables:\n"
+        "  - {name: orders, glob: 'orders/*.csv', format: csv, contract: schemas/orders.yaml,\n"
+        "     quarantine: quarantine, quiet_period: 0s}\n"
+    )
+    dag = build_dag(load_config(config_file), config_file)
+    landing.put("orders/good.csv", orders_csv(1, 2))
+    landing.put("orders/bad.csv", orders_csv(3, 2).replace(b",3.03,", b",three,"))
+
+    def lake_outage(*args: object, **kwargs: object) -> None:
+        raise OSError("the lake went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("tributary.operators.verify_files.verify_files", lake_outage)
+        first = dag.test(logical_date=JAN_1)
+    assert _states(first) == {
+        "orders.extract": "success",
+        "orders.verify": "failed",
+        "orders.commit": "upstream_failed",
+    }
+    assert "orders/bad.csv" in set(landing.keys()), "not moved: its batch was not committed"
+
+    second = dag.test(logical_date=JAN_1 + dt.timedelta(days=1))
+    assert _states(second)["orders.commit"] == "failed"
+    committed = [b for b in _batches(lake, "orders") if (b / SUCCESS).exists()]
+    (batch,) = committed
+    manifest = Manifest.from_json((batch / MANIFEST).read_text())
+    assert [f.path for f in manifest.source_files] == ["orders/good.csv"]
+    assert [f.path for f in manifest.rejected_files] == ["orders/bad.csv"]
+    keys = set(landing.keys())
+    assert "orders/bad.csv" not in keys and f"quarantine/{manifest.batch_id}/orders/bad.csv" in keys

@@ -79,6 +79,8 @@ def test_poke_passes_on_a_committed_complete_partition(lake: tuple[str, str | No
     done = _sensor(lake).poke({})
     assert done and done.is_done  # type: ignore[union-attr]
     assert done.xcom_value["items"]["batch_id"] == manifest.batch_id  # type: ignore[union-attr]
+    # the exact parts of the committed batch: what a downstream reader reads
+    assert done.xcom_value["items"]["files"] == [f.name for f in manifest.files]  # type: ignore[union-attr]
     assert _sensor(lake, poke_interval=0.1, timeout=5).execute({})["items"]["rows"] == manifest.rows
 
 

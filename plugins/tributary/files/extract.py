@@ -4,9 +4,11 @@ partition, with each row's ``_source_file`` and ``_file_modified_time``.
 Each file is read, converted to the contract and written as Parquet parts of its own (so a
 part's audit columns are one file's), file after file: memory holds one batch. A file that
 breaks the contract is not written; it is listed in the manifest with its violations and, if
-the table has a ``quarantine`` prefix, moved there. Unchanged files are skipped (``state``).
-A run with nothing new still commits its batch: one part with the schema and no rows, so that
-the table's checks run (``row_count: {min: 1}`` or ``freshness`` catch a feed that stopped).
+the table has a ``quarantine`` prefix, the place there that the commit moves it to once the
+batch is committed (``verify.commit_files``). Unchanged files are skipped, and files modified
+within the table's ``quiet_period`` wait for a later run (``state``). A run with nothing new
+still commits its batch: one part with the schema and no rows, so that the table's checks run
+(``row_count: {min: 1}`` or ``freshness`` catch a feed that stopped).
 """
 
 from __future__ import annotations
@@ -15,19 +17,17 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from tributary.audit import Audit, with_audit_schema
-from tributary.config import FileTableConfig
+from tributary.config import FileTableConfig, parse_duration
 from tributary.files.contract import FileRejected, contract_schema
-from tributary.files.landing import list_files, local_copy, quarantine
+from tributary.files.landing import Landing, list_files, local_copy, quarantine_path
 from tributary.files.read import read_file
-from tributary.files.state import next_state, plan_files
+from tributary.files.state import next_state, plan_files, settled
 from tributary.lake import LakePath, Partition
 from tributary.lake_io import LakeRoot
 from tributary.manifest import (
-    LandingFile,
     LoadedFile,
     Manifest,
     ManifestFile,
@@ -43,17 +43,6 @@ log = logging.getLogger(__name__)
 PARTITION_KEY = "batch"
 
 
-@dataclass(frozen=True)
-class Landing:
-    """Where a file source's files land: the root (with the lake's retries) and its URL."""
-
-    root: LakeRoot
-    url: str
-
-    def file_url(self, file: LandingFile) -> str:
-        return f"{self.url.rstrip('/')}/{file.path}"
-
-
 def files_partition(lake_root: LakePath | LakeRoot, source: str, table: str, batch_id: str) -> Partition:
     return Partition(lake_root, source, table, PARTITION_KEY, batch_id)
 
@@ -66,7 +55,9 @@ def last_state(lake_root: LakePath | LakeRoot, source: str, table: str) -> Manif
     for partition in committed_partitions(lake_root, source, table):
         if newest is not None and partition.value[:16] != newest.batch_id[:16]:
             break
-        manifest = partition.read_manifest()
+        manifest = partition.committed_manifest()
+        if manifest is None:  # its _SUCCESS went since the listing: a re-run is rewriting it
+            continue
         if newest is None or manifest.created_at > newest.created_at:
             newest = manifest
     return newest
@@ -104,18 +95,31 @@ def extract_files(
     listed = list_files(landing.root, table.glob, exclude=table.quarantine)
     # full_refresh: every matching file again, as if nothing had been committed
     todo, same = plan_files(listed, None if run.full_refresh else previous)
+    quiet = parse_duration(table.quiet_period)
+    todo, waiting = settled(todo, quiet, dt.datetime.now(dt.UTC))
     batch_id = new_batch_id()
     partition = files_partition(lake_root, source, table.name, batch_id)
     label = f"{source}.{table.name} {partition.name}"
     log.info(
-        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped)",
+        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped), %d waiting",
         label,
         len(listed),
         landing.url,
         table.glob,
         len(todo),
         len(same),
+        len(waiting),
     )
+    for file in waiting:
+        assert file.modified is not None
+        log.info(
+            "%s: %s was modified at %s, within the quiet period of %s: waiting (it may still be being "
+            "written); a later run loads it",
+            label,
+            file.path,
+            file.modified.isoformat(),
+            table.quiet_period,
+        )
     schema = contract_schema(table.contract)
     ingested = dt.datetime.now(dt.UTC)
     loaded: list[LoadedFile] = []
@@ -172,10 +176,10 @@ def extract_files(
             )
         partition.publish(staging, [p.name for p in parts])
     if table.quarantine:
+        # where the commit moves them, after _SUCCESS: a try that fails before leaves them in the
+        # landing zone, so the retry rejects them again instead of committing without them
         rejected = [
-            file.model_copy(
-                update={"quarantined_to": quarantine(landing.root, file, table.quarantine, batch_id)}
-            )
+            file.model_copy(update={"quarantined_to": quarantine_path(table.quarantine, batch_id, file)})
             for file in rejected
         ]
     manifest = Manifest(
@@ -195,8 +199,10 @@ def extract_files(
         source_files=loaded,
         rejected_files=rejected,
         unchanged_files=len(same),
+        waiting_files=waiting,
         on_violation=table.on_violation.value,
         landing_state=next_state(same, loaded),
+        planned_from=previous.batch_id if previous is not None else None,
     )
     partition.write_manifest(manifest)
     log.info(
@@ -219,11 +225,11 @@ def extract_files(
 
 
 def rejected_lines(manifest: Manifest) -> list[str]:
-    """One line per rejected file with its first violation, and where it was moved."""
+    """One line per rejected file with its first violation, and its place in the quarantine."""
     lines = []
     for file in manifest.rejected_files:
         first = file.violations[0].describe() if file.violations else "?"
         more = f" (+{len(file.violations) - 1} more)" if len(file.violations) > 1 else ""
-        moved = f"; moved to {file.quarantined_to}" if file.quarantined_to else ""
+        moved = f"; quarantine: {file.quarantined_to}" if file.quarantined_to else ""
         lines.append(f"  {file.path}: {first}{more}{moved}")
     return lines

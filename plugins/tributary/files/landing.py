@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,18 @@ from tributary.lake_io import LakeRoot
 from tributary.manifest import LandingFile
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where a file source's files land: the root (with the lake's retries) and its URL."""
+
+    root: LakeRoot
+    url: str
+
+    def file_url(self, file: LandingFile) -> str:
+        return f"{self.url.rstrip('/')}/{file.path}"
+
 
 LOCAL_PROTOCOLS = ("file", "local", "")
 
@@ -118,20 +131,43 @@ def local_copy(landing: LakeRoot, file: LandingFile, staging: Path) -> Iterator[
         target.unlink(missing_ok=True)
 
 
-def quarantine(landing: LakeRoot, file: LandingFile, prefix: str, batch_id: str) -> str:
-    """Move ``file`` to ``<prefix>/<batch_id>/<its path>`` under the landing root; returns the
-    new path relative to the root. A move on an object store is a copy and a delete."""
-    moved = f"{prefix}/{batch_id}/{file.path}"
+def quarantine_path(prefix: str, batch_id: str, file: LandingFile) -> str:
+    """Where a rejected file goes: ``<prefix>/<batch_id>/<its path>`` under the landing root."""
+    return f"{prefix}/{batch_id}/{file.path}"
 
-    def move(root: Any) -> None:
+
+def quarantine(landing: LakeRoot, file: LandingFile, moved: str) -> bool:
+    """Move the rejected ``file`` to ``moved`` (relative to the landing root); a move on an
+    object store is a copy and a delete. Idempotent, for the commit's retries: a file already
+    at ``moved`` and gone from its place was moved by an earlier try. A file whose size or
+    version changed since the extract is a new file (a fix, loaded by the next run): it stays.
+    Returns whether the file is in the quarantine."""
+
+    def move(root: Any) -> bool:
         fs, base = _fs_and_base(root)
+        source, target = f"{base}/{file.path}", f"{base}/{moved}"
+        if not _is_local(root):
+            fs.invalidate_cache(base)
+        if not fs.exists(source):
+            if fs.exists(target):
+                log.info("%s: already in %s/%s", file.path, landing.url, moved)
+                return True
+            log.warning("%s: gone from %s before it could be moved to the quarantine", file.path, landing.url)
+            return False
+        info = fs.info(source)
+        if (int(info.get("size") or 0), _version(info, _modified(info))) != (file.size, file.version):
+            log.warning(
+                "%s: changed since the extract rejected it; not moved to the quarantine (the next "
+                "run reads it again)",
+                file.path,
+            )
+            return False
         if _is_local(root):
-            target = Path(f"{base}/{moved}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(f"{base}/{file.path}", target)
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(source, target)
         else:
-            fs.mv(f"{base}/{file.path}", f"{base}/{moved}")
+            fs.mv(source, target)
+        log.warning("%s: moved to %s/%s", file.path, landing.url, moved)
+        return True
 
-    landing.run(f"quarantine {landing.url}/{file.path}", move, writing=True)
-    log.warning("%s: moved to %s/%s", file.path, landing.url, moved)
-    return moved
+    return bool(landing.run(f"quarantine {landing.url}/{file.path}", move, writing=True))

@@ -2,9 +2,14 @@
 
 Verify: every part the manifest lists is in the lake with its size; the rows in the parts'
 Parquet footers equal the manifest's, and equal the rows read from the accepted files; then the
-table's QA checks. Commit: ``_SUCCESS`` last; then, when files were rejected and the table's
-``on_violation`` is ``fail``, the step fails naming them (the good files are committed: they
-are in the lake, in the state, and the next run does not read them again).
+table's QA checks. Commit: the fence (the state the run planned from is still the newest committed
+one, ``replication.commit_planned``: an overlapping run that committed first wins, so no
+file is loaded twice); ``_SUCCESS`` last; then the rejected files go to the quarantine (if
+the table has one: moved only now, so that a try failing before the commit leaves them where the
+retry rejects them again); then, when files were rejected and the table's ``on_violation`` is
+``fail``, the step fails naming them (the good files are committed: they are in the lake, in the
+state, and the next run does not read them again). The manifest lists the rejected files, so a
+retry of the commit fails alike and names them, moved or not.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import pyarrow.parquet as pq
 
 from tributary.checks import apply_checks
 from tributary.config import FileTableConfig, OnViolation
-from tributary.errors import IncompletePartitionError, ParityError, RejectedFilesError
-from tributary.files.extract import files_partition, rejected_lines
+from tributary.errors import ConfigError, IncompletePartitionError, ParityError, RejectedFilesError
+from tributary.files.extract import files_partition, last_state, rejected_lines
+from tributary.files.landing import Landing, quarantine
 from tributary.lake import LakePath
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
+from tributary.replication import commit_planned
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +77,21 @@ def verify_files(
 
 
 def commit_files(
-    table: FileTableConfig, *, source: str, lake_root: LakePath | LakeRoot, batch_id: str
+    table: FileTableConfig,
+    *,
+    source: str,
+    lake_root: LakePath | LakeRoot,
+    batch_id: str,
+    landing: Landing | None = None,
 ) -> Manifest:
-    """``_SUCCESS`` for the verified batch; then the ``on_violation`` policy for rejected files."""
+    """``_SUCCESS`` for the verified batch; the rejected files to the quarantine (``landing``: the
+    landing location, needed when the table has a quarantine); then the ``on_violation`` policy."""
     partition = files_partition(lake_root, source, table.name, batch_id)
     manifest = partition.read_manifest()
     if manifest.verified_at is None:
         raise IncompletePartitionError(f"{partition.location}: not verified; run the verify task first")
-    partition.commit(manifest)
+    # fenced: the state this run planned from must still be the newest committed one
+    commit_planned(partition, manifest, lambda: last_state(lake_root, source, table.name), lake_root)
     label = f"{source}.{table.name} {partition.name}"
     log.info(
         "%s: committed (_SUCCESS written): %d rows from %d file(s)",
@@ -85,6 +99,15 @@ def commit_files(
         manifest.rows,
         len(manifest.source_files),
     )
+    to_move = [f for f in manifest.rejected_files if f.quarantined_to]
+    if to_move:
+        if landing is None:
+            raise ConfigError(
+                f"{label}: the table has a quarantine, and the commit was given no landing location"
+            )
+        for file in to_move:
+            assert file.quarantined_to is not None
+            quarantine(landing.root, file, file.quarantined_to)
     if manifest.rejected_files:
         text = (
             f"{label}: {len(manifest.rejected_files)} file(s) broke the contract and were not loaded "

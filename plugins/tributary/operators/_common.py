@@ -29,6 +29,7 @@ from tributary.failures import (
     failure,
 )
 from tributary.failures.replica import sqlite_uri_read_only
+from tributary.files.landing import Landing
 from tributary.lake_io import LakeRoot
 from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
@@ -374,7 +375,27 @@ def skip_unless_chosen(task: BaseOperator, context: Any, table: str) -> None:
 
 class FileTaskOperator(TableTaskOperator):
     """Base of the operators of a file table: the table is a ``FileTableConfig``, and its
-    partition is the ``batch=<id>`` the run's extract task wrote."""
+    partition is the ``batch=<id>`` the run's extract task wrote.
+
+    :param landing_url: the extract and the commit (which moves rejected files to the
+        quarantine): the landing location (file://, s3:// or gs://)
+    :param landing_conn_id: the Airflow connection with the landing location's credentials
+    """
+
+    template_fields = (*TableTaskOperator.template_fields, "landing_url")
+
+    def __init__(
+        self, *, landing_url: str | None = None, landing_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.landing_url = landing_url
+        self.landing_conn_id = landing_conn_id
+
+    def landing(self) -> Landing:
+        """The landing location, through the lake's retries (``tributary.files.landing``)."""
+        if not self.landing_url:
+            raise AirflowFailException(f"{self.task_id}: no landing_url, the file source's location")
+        return Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
 
     @property
     def file_table(self) -> FileTableConfig:

@@ -11,15 +11,22 @@ from tributary.replication import summary
 
 
 class CommitFilesOperator(FileTaskOperator):
-    """Write ``_SUCCESS`` for the verified batch of the run, so readers use it. Then, if files
-    were rejected and the table's ``on_violation`` is ``fail``, fail naming them (the good files
+    """Write ``_SUCCESS`` for the verified batch of the run, so readers use it; move the files it
+    rejected to the table's quarantine prefix, if it has one. Then, if files were rejected and
+    the table's ``on_violation`` is ``fail``, fail naming them (the good files
     stay committed; a failed task emits no Asset event); with ``warn``, log them and succeed.
-    Give the task the table's Asset as its outlet (the factory does)."""
+    Give the task the table's Asset as its outlet (the factory does).
+
+    :param landing_url: the landing location (file://, s3:// or gs://)
+    :param landing_conn_id: the Airflow connection with the landing location's credentials
+    """
 
     def execute(self, context: Any) -> dict[str, Any]:
         table = self.file_table
         lake = lake_root(self.lake_url, self.lake_conn_id)
         batch_id = self.batch(context)
         with fail_fast():
-            manifest = commit_files(table, source=self.source, lake_root=lake, batch_id=batch_id)
+            manifest = commit_files(
+                table, source=self.source, lake_root=lake, batch_id=batch_id, landing=self.landing()
+            )
         return summary(manifest, files_partition(lake, self.source, table.name, batch_id).path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.files.extract import Landing, extract_files, files_partition
+from tributary.files.extract import extract_files, files_partition
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, skip_unless_chosen
 from tributary.replication import summary
 
@@ -14,9 +14,9 @@ class ExtractFilesOperator(FileTaskOperator):
     last committed batch into a new ``batch=<id>`` partition, without committing it.
 
     Files that break the table's contract are not loaded: they are listed in the manifest and
-    the log, and moved to the table's quarantine prefix if it has one. The DAG's ``tables``
-    param chooses tables; ``full_refresh`` ignores the committed state and loads every file
-    that matches the glob again.
+    the log (the commit moves them to the table's quarantine prefix, if it has one). The DAG's
+    ``tables`` param chooses tables; ``full_refresh`` ignores the committed state and loads every
+    file that matches the glob again.
 
     :param landing_url: the landing location (file://, s3:// or gs://)
     :param landing_conn_id: the Airflow connection with the landing location's credentials
@@ -24,25 +24,12 @@ class ExtractFilesOperator(FileTaskOperator):
     :param rows_per_file: rows per Parquet part file
     """
 
-    template_fields = (*FileTaskOperator.template_fields, "landing_url")
-
-    def __init__(
-        self,
-        *,
-        landing_url: str,
-        landing_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.landing_url = landing_url
-        self.landing_conn_id = landing_conn_id
-
     def execute(self, context: Any) -> dict[str, Any]:
         table = self.file_table
         skip_unless_chosen(self, context, table.name)
         run = self.run_info(context)
         lake = lake_root(self.lake_url, self.lake_conn_id)
-        landing = Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
+        landing = self.landing()
         with fail_fast():
             manifest = extract_files(
                 table,

@@ -2,6 +2,8 @@
 
 ``_SUCCESS`` alone is not enough: the sensor also reads the partition's manifest and passes only
 when every file it lists is present with its size (and ``_SUCCESS`` names the manifest's batch).
+It returns, per table, the committed batch and its parts (``files``): the files a downstream task
+reads, never a glob of the partition folder (a stray part, or a re-run's, would be read with them).
 
 A ``_SUCCESS`` whose manifest lists a missing file, or one of another size, keeps the sensor
 waiting, with a warning that names the files, until its timeout: the commit protocol never leaves

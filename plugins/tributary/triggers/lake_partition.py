@@ -41,8 +41,12 @@ def check(
 
 
 def describe(states: dict[str, PartitionState]) -> dict[str, Any]:
-    """What the sensor returns (XCom): per table, the committed batch, its rows and its path."""
-    return {t: {"path": s.path, "batch_id": s.batch_id, "rows": s.rows} for t, s in states.items()}
+    """What the sensor returns (XCom): per table, the committed batch, its rows, its path and its
+    parts (``files``): what a downstream task reads, never ``<path>/*.parquet``."""
+    return {
+        t: {"path": s.path, "batch_id": s.batch_id, "rows": s.rows, "files": s.files}
+        for t, s in states.items()
+    }
 
 
 def incomplete(states: dict[str, PartitionState]) -> list[str]:
