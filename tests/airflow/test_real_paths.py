@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 import sqlite3
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -144,6 +146,50 @@ def test_a_date_outside_the_pipeline_fails_and_says_why(real_airflow: Airflow) -
     log = real_airflow.task_log(RP, run["dag_run_id"], "sales.extract")
     assert "outside the windows of its pipeline config" in log
     assert "airflow dags trigger replicate_rp -l 2025-01-01" in log
+
+
+def test_two_runs_of_one_window_at_once_leave_it_committed_once_and_exact(real_airflow: Airflow) -> None:
+    """Two runs of May (logical dates 2025-05-05 and 2025-05-20) triggered together: whatever
+    their interleaving, the partition ends committed by a run that succeeded, with exactly the
+    files of its batch and the source's rows; a run that lost says why."""
+    from tributary.lake import MANIFEST, SUCCESS
+    from tributary.manifest import Manifest
+
+    created = []
+    for day in ("2025-05-05", "2025-05-20"):
+        status, run = real_airflow.api(
+            "POST", f"/api/v2/dags/{RP}/dagRuns", {"logical_date": f"{day}T00:00:00Z"}
+        )
+        assert status == 200, run
+        created.append(run["dag_run_id"])
+    runs = {run_id: real_airflow.wait_run(RP, run_id) for run_id in created}
+    assert any(run["state"] == "success" for run in runs.values()), runs
+    for table, name in (("sales", "month=2025-05"), ("items", "snapshot_date=2025-05-01")):
+        part = real_airflow.lakes["rp"] / "rp" / table / name
+        manifest = Manifest.from_json((part / MANIFEST).read_text())
+        # committed: _SUCCESS names the manifest's batch, verified, by one of the two runs
+        assert json.loads((part / SUCCESS).read_text())["batch_id"] == manifest.batch_id
+        assert manifest.run_id in runs and manifest.rows == manifest.source_query_rows
+        data = sorted(p.name for p in part.iterdir() if not p.name.startswith("_"))
+        assert data == sorted(f.name for f in manifest.files), "exactly the files of its batch"
+    sales = Manifest.from_json(
+        (real_airflow.lakes["rp"] / "rp" / "sales" / "month=2025-05" / MANIFEST).read_text()
+    )
+    assert sales.rows == _source_rows(real_airflow.source, "2025-05")
+    for run_id, run in runs.items():
+        if run["state"] == "success":
+            continue
+        status, tis = real_airflow.api(
+            "GET", f"/api/v2/dags/{RP}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+        )
+        failed = [t["task_id"] for t in tis["task_instances"] if t["state"] == "failed"]
+        assert failed, tis
+        for task_id in failed:  # each fails with the lake's own error, naming the partition
+            log = real_airflow.task_log(RP, run_id, task_id)
+            assert re.search(r'"exc_type": "(IncompletePartition|StrayFiles|ConcurrentRun)Error"', log), log[
+                -3000:
+            ]
+            assert "=2025-05" in log
 
 
 def test_a_backfill_of_three_windows_commits_each(real_airflow: Airflow) -> None:
