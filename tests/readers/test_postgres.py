@@ -542,6 +542,7 @@ def check_partition(lake: Path, cluster: Any, window: Window, manifest: Any) -> 
         "batch_id": manifest.batch_id,
         "rows": len(expected),
         "files": len(parts),
+        "parts": [f.name for f in manifest.files],  # what a reader may read
     }
 
     lake_table = pq.read_table(path).sort_by("id")  # _manifest.json and _SUCCESS are skipped
