@@ -30,28 +30,41 @@ def _batches(lake: Path, table: str) -> list[Path]:
     return sorted((lake / "shop" / table).iterdir())
 
 
-def test_file_source_dag_loads_new_files_and_fails_on_a_broken_one(
-    tmp_path: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    landing, lake = local_store(tmp_path / "landing"), tmp_path / "lake"
-    # a pipelines folder of its own: dag.test() syncs the DAG files, whose factory builds this
-    # DAG from it, as the DAG processor would
+def _shop_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, landing_url: str, lake: Path, tables: str
+) -> Path:
+    """The pipeline config of file source ``shop`` in a pipelines folder of its own (with the
+    orders contract): dag.test() syncs the DAG files, whose factory builds this DAG from it, as
+    the DAG processor would."""
     pipelines = tmp_path / "pipelines"
     (pipelines / "schemas").mkdir(parents=True)
     (pipelines / "schemas" / "orders.yaml").write_text((FIXTURES / "schemas" / "orders.yaml").read_text())
     monkeypatch.setenv("TRIBUTARY_PIPELINES_DIR", str(pipelines))
     config_file = pipelines / "shop.yaml"
     config_file.write_text(
-        f"source: {{name: shop, type: files, url: '{landing.url}', max_connections: 1, retries: 0}}\n"
+        f"source: {{name: shop, type: files, url: '{landing_url}', max_connections: 1, retries: 0}}\n"
         f"lake: {{url: '{lake.as_uri()}'}}\n"
         "schedule: '@daily'\nstart_date: 2025-01-01\n"
-        "tables:\n"
+        f"tables:\n{tables}"
+    )
+    return config_file
+
+
+def test_file_source_dag_loads_new_files_and_fails_on_a_broken_one(
+    tmp_path: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing, lake = local_store(tmp_path / "landing"), tmp_path / "lake"
+    config_file = _shop_pipeline(
+        tmp_path,
+        monkeypatch,
+        landing.url,
+        lake,
         "  - name: orders\n"
         "    glob: 'orders/*.csv'\n"
         "    format: csv\n"
         "    contract: schemas/orders.yaml\n"
         "    checks: [{unique: [id]}, {row_count: {min: 1}}]\n"
-        "    quiet_period: 0s\n"
+        "    quiet_period: 0s\n",
     )
     config = load_config(config_file)
     assert isinstance(config, FilesPipelineConfig)
@@ -154,18 +167,13 @@ def test_a_run_failing_after_the_extract_leaves_rejected_files_for_the_next_to_f
     rejected a file; the file is still in the landing zone (moves happen in the commit), so the
     next run rejects it again, its commit fails naming it, and only then is it quarantined."""
     landing, lake = local_store(tmp_path / "landing"), tmp_path / "lake"
-    pipelines = tmp_path / "pipelines"
-    (pipelines / "schemas").mkdir(parents=True)
-    (pipelines / "schemas" / "orders.yaml").write_text((FIXTURES / "schemas" / "orders.yaml").read_text())
-    monkeypatch.setenv("TRIBUTARY_PIPELINES_DIR", str(pipelines))
-    config_file = pipelines / "shop.yaml"
-    config_file.write_text(
-        f"source: {{name: shop, type: files, url: '{landing.url}', max_connections: 1, retries: 0}}\n"
-        f"lake: {{url: '{lake.as_uri()}'}}\n"
-        "schedule: '@daily'\nstart_date: 2025-01-01\n"
-        "tables:\n"
+    config_file = _shop_pipeline(
+        tmp_path,
+        monkeypatch,
+        landing.url,
+        lake,
         "  - {name: orders, glob: 'orders/*.csv', format: csv, contract: schemas/orders.yaml,\n"
-        "     quarantine: quarantine, quiet_period: 0s}\n"
+        "     quarantine: quarantine, quiet_period: 0s}\n",
     )
     dag = build_dag(load_config(config_file), config_file)
     landing.put("orders/good.csv", orders_csv(1, 2))
