@@ -285,3 +285,17 @@ def test_arguments_are_checked_at_construction() -> None:
             partition="a=b",
             partitions={"t": "a=b"},
         )
+
+
+def test_deferrable_by_default_follows_airflows_setting_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default is read when the task runs: a sensor built before the setting changes obeys it."""
+    lake = ((tmp_path / "lake").as_uri(), None)
+    sensor = _sensor(lake)
+    assert sensor.deferrable is None  # nothing resolved when the DAG file was parsed
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
+    assert sensor.should_defer() is True
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
+    assert sensor.should_defer() is False
+    assert _sensor(lake, deferrable=True).should_defer() is True

@@ -64,7 +64,8 @@ class LakePartitionSensor(BaseSensorOperator):
         ``google_cloud_platform``); none for a local lake or the default credentials
     :param fail_on_incomplete: fail instead of waiting when ``_SUCCESS`` is there but the
         manifest lists a missing file or one of another size (default: wait, with a warning)
-    :param deferrable: wait in the triggerer instead of holding a worker slot
+    :param deferrable: wait in the triggerer instead of holding a worker slot (default: Airflow's
+        ``[operators] default_deferrable`` at run time)
     """
 
     template_fields: Sequence[str] = (
@@ -89,7 +90,7 @@ class LakePartitionSensor(BaseSensorOperator):
         partitions: Mapping[str, str] | None = None,
         lake_conn_id: str | None = None,
         fail_on_incomplete: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -195,8 +196,15 @@ class LakePartitionSensor(BaseSensorOperator):
         report(states, log)
         return False
 
+    def should_defer(self) -> bool:
+        """``deferrable``, or else Airflow's ``[operators] default_deferrable`` as it is when the
+        task runs (not when the DAG file was parsed)."""
+        if self.deferrable is not None:
+            return self.deferrable
+        return conf.getboolean("operators", "default_deferrable", fallback=False)
+
     def execute(self, context: Any) -> Any:
-        if not self.deferrable:
+        if not self.should_defer():
             return super().execute(context)
         done = self.poke(context)
         if isinstance(done, PokeReturnValue) and done.is_done:
