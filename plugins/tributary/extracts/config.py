@@ -2,8 +2,8 @@
 
 One file holds a list of extracts; each names its source object, the file it becomes and where
 that file goes. Errors name the file, the line, the key path, the value and what is allowed, as
-the pipeline configs' do (the helpers of :mod:`tributary.config` word them). Parse time reads the
-YAML (and checks that a query file exists) and nothing else.
+the pipeline configs' do (the helpers of :mod:`tributary.config.loader` word them). Parse time reads
+the YAML (and checks that a query file exists) and nothing else.
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from tributary.config import (
+from tributary.config.base import (
     LAKE_URLS,
     NAME_PATTERN,
     NAME_RULE,
     PROJECT_ROOT,
-    _config_error,
-    _error_line,
-    _format_errors,
-    _key_path,
-    _line_of,
-    _read_yaml,
-    _show,
-    _Strict,
+    StrictModel,
+    config_error,
     first_repeat,
+    show,
 )
+from tributary.config.loader import error_line, format_errors, key_path, line_of, read_yaml
 from tributary.errors import ConfigError
 from tributary.transform.project import WAREHOUSE_CONN_ID
 
@@ -54,7 +50,9 @@ class ObjectType(StrEnum):
     procedure = "procedure"  # a stored procedure's first result set (SQL Server)
 
 
-class FileFormat(StrEnum):
+class ExtractFormat(StrEnum):
+    """The format of the file an extract writes."""
+
     csv = "csv"
     tsv = "tsv"
     parquet = "parquet"
@@ -192,7 +190,7 @@ def check_relative_path(rendered: str) -> str:
     return rendered
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StrictModel):
     conn_id: Annotated[
         str,
         Field(
@@ -224,17 +222,17 @@ class SourceSpec(_Strict):
             return value
         for key, item in value.items():
             if not isinstance(key, str) or not _PARAMETER_NAME.match(key):
-                raise _config_error(
+                raise config_error(
                     f"parameter name {key!r} is not a plain name",
                     key=(str(key),),
-                    got=_show(key),
+                    got=show(key),
                     allowed="letters, digits and _, starting with a letter or _",
                 )
             if isinstance(item, dict | list):
-                raise _config_error(
+                raise config_error(
                     f"parameter {key!r} must be one value",
                     key=(key,),
-                    got=_show(item),
+                    got=show(item),
                     allowed="text, a number, true/false, a date, null, or " + ", ".join(PARAMETER_TOKENS),
                 )
         return value
@@ -247,9 +245,9 @@ class SourceSpec(_Strict):
             or re.match(r"^[A-Za-z]:", value)
             or ".." in re.split(r"[/\\]", value)
         ):
-            raise _config_error(
+            raise config_error(
                 "the query file must be inside the extracts folder",
-                got=_show(value),
+                got=show(value),
                 allowed=QUERY_FILE_ALLOWED,
             )
         return value
@@ -259,7 +257,7 @@ class SourceSpec(_Strict):
         kind = self.object_type
         if kind is ObjectType.query:
             if not self.query_file:
-                raise _config_error(
+                raise config_error(
                     "object_type 'query' needs query_file, the .sql file that holds the SELECT",
                     key=("query_file",),
                     got="no query_file",
@@ -267,39 +265,39 @@ class SourceSpec(_Strict):
                 )
             for key in ("name", "schema_"):
                 if getattr(self, key) is not None:
-                    raise _config_error(
+                    raise config_error(
                         "object_type 'query' reads its query_file and takes no " + key.rstrip("_"),
                         key=(key.rstrip("_"),),
-                        got=_show(getattr(self, key)),
+                        got=show(getattr(self, key)),
                         allowed=f"remove {key.rstrip('_')}",
                     )
         else:
             if not self.name:
-                raise _config_error(
+                raise config_error(
                     f"object_type {kind.value!r} needs name, the {kind.value}'s name in the source",
                     key=("name",),
                     got="no name",
                     allowed=f"name: <{kind.value} name> (and schema: <schema> if not the default)",
                 )
             if self.query_file:
-                raise _config_error(
+                raise config_error(
                     f"object_type {kind.value!r} takes no query_file",
                     key=("query_file",),
-                    got=_show(self.query_file),
+                    got=show(self.query_file),
                     allowed="remove query_file, or use object_type 'query'",
                 )
         if self.parameters and kind not in (ObjectType.function, ObjectType.procedure):
-            raise _config_error(
+            raise config_error(
                 f"object_type {kind.value!r} takes no parameters",
                 key=("parameters",),
-                got=_show(self.parameters),
+                got=show(self.parameters),
                 allowed="remove parameters (functions and procedures take them)",
             )
         if kind is ObjectType.procedure and self.columns:
-            raise _config_error(
+            raise config_error(
                 "a procedure's result set cannot be narrowed to columns",
                 key=("columns",),
-                got=_show(self.columns),
+                got=show(self.columns),
                 allowed="remove columns; select them in the procedure",
             )
         return self
@@ -312,14 +310,14 @@ class SourceSpec(_Strict):
         return f"{self.object_type.value} {where}{self.name}"
 
 
-class Incremental(_Strict):
+class Incremental(StrictModel):
     date_column: Annotated[
         str, Field(min_length=1, description="the date or timestamp column that places a row in a window")
     ]
 
 
-class FileSpec(_Strict):
-    format: FileFormat
+class FileSpec(StrictModel):
+    format: ExtractFormat
     name: Annotated[str, Field(min_length=1, description=_TOKENS_ALLOWED)] = "{name}_{ds_nodash}.{ext}"
     header: bool = True
     delimiter: Annotated[
@@ -347,8 +345,8 @@ class FileSpec(_Strict):
     @classmethod
     def _one_character(cls, value: str | None) -> str | None:
         if value is not None and (len(value) != 1 or value in "\r\n"):
-            raise _config_error(
-                "must be one character, not a line break", got=_show(value), allowed="one character"
+            raise config_error(
+                "must be one character, not a line break", got=show(value), allowed="one character"
             )
         return value
 
@@ -358,9 +356,9 @@ class FileSpec(_Strict):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise _config_error(
+            raise config_error(
                 f"unknown encoding {value!r}",
-                got=_show(value),
+                got=show(value),
                 allowed="a Python codec name: utf-8, utf-8-sig, latin-1, cp1252, utf-16",
             ) from None
         return value
@@ -368,38 +366,38 @@ class FileSpec(_Strict):
     @model_validator(mode="after")
     def _format_keys(self) -> FileSpec:
         given = self.model_fields_set
-        if self.format is FileFormat.parquet:
+        if self.format is ExtractFormat.parquet:
             text_only = sorted(k for k in _TEXT_ONLY if k in given)
             if text_only:
-                raise _config_error(
+                raise config_error(
                     f"{text_only[0]} applies to csv and tsv files only",
                     key=(text_only[0],),
-                    got=_show(getattr(self, text_only[0])),
+                    got=show(getattr(self, text_only[0])),
                     allowed="remove it: Parquet keeps each column's own type",
                 )
             if self.compression not in (None, "snappy", "zstd", "gzip", "none"):
-                raise _config_error(  # pragma: no cover - the Literal admits nothing else
-                    "unknown compression", key=("compression",), got=_show(self.compression), allowed=""
+                raise config_error(  # pragma: no cover - the Literal admits nothing else
+                    "unknown compression", key=("compression",), got=show(self.compression), allowed=""
                 )
         elif self.compression == "snappy":
-            raise _config_error(
+            raise config_error(
                 "snappy compresses Parquet files only",
                 key=("compression",),
                 got="'snappy'",
                 allowed="none, gzip or zstd for csv and tsv",
             )
-        if self.format is FileFormat.tsv and self.delimiter not in (None, "\t"):
-            raise _config_error(
+        if self.format is ExtractFormat.tsv and self.delimiter not in (None, "\t"):
+            raise config_error(
                 "a tsv file is tab-delimited",
                 key=("delimiter",),
-                got=_show(self.delimiter),
+                got=show(self.delimiter),
                 allowed="remove delimiter, or use format 'csv' with this delimiter",
             )
         if self.delimiter is not None and self.delimiter == self.quote_char:
-            raise _config_error(
+            raise config_error(
                 "the delimiter and the quote character must differ",
                 key=("quote_char",),
-                got=_show(self.quote_char),
+                got=show(self.quote_char),
                 allowed="another character",
             )
         return self
@@ -408,26 +406,26 @@ class FileSpec(_Strict):
     def separator(self) -> str:
         if self.delimiter is not None:
             return self.delimiter
-        return "\t" if self.format is FileFormat.tsv else ","
+        return "\t" if self.format is ExtractFormat.tsv else ","
 
     @property
     def codec(self) -> str | None:
         """The compression applied, ``None`` for none."""
-        default = "snappy" if self.format is FileFormat.parquet else "none"
+        default = "snappy" if self.format is ExtractFormat.parquet else "none"
         chosen = self.compression or default
         return None if chosen == "none" else chosen
 
     @property
     def extension(self) -> str:
         suffix = {"gzip": ".gz", "zstd": ".zst"}.get(self.codec or "", "")
-        return self.format.value + ("" if self.format is FileFormat.parquet else suffix)
+        return self.format.value + ("" if self.format is ExtractFormat.parquet else suffix)
 
     @property
     def newline(self) -> str:
         return "\r\n" if self.line_terminator is LineTerminator.crlf else "\n"
 
 
-class TargetSpec(_Strict):
+class TargetSpec(StrictModel):
     url: Annotated[str, Field(min_length=1, description=LAKE_URLS)]
     conn_id: Annotated[
         str | None,
@@ -439,9 +437,7 @@ class TargetSpec(_Strict):
     def _known_scheme(cls, url: str) -> str:
         scheme = url.split("://", 1)[0] if "://" in url else "file"
         if scheme not in TARGET_SCHEMES:
-            raise _config_error(
-                f"target scheme {scheme!r} is not supported", got=_show(url), allowed=LAKE_URLS
-            )
+            raise config_error(f"target scheme {scheme!r} is not supported", got=show(url), allowed=LAKE_URLS)
         return url.rstrip("/")
 
     def resolved_url(self) -> str:
@@ -456,7 +452,7 @@ class TargetSpec(_Strict):
         return self.resolved_url().startswith("file://")
 
 
-class ExtractConfig(_Strict):
+class ExtractConfig(StrictModel):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
     description: str = ""
     active: bool = True
@@ -477,10 +473,10 @@ class ExtractConfig(_Strict):
             except ValueError as exc:
                 problem = str(exc)
         if problem is not None:
-            raise _config_error(
+            raise config_error(
                 f"extract {self.name!r}: the file name {problem}",
                 key=("file", "name"),
-                got=_show(self.file.name),
+                got=show(self.file.name),
                 allowed=_TOKENS_ALLOWED + "; " + _PATH_ALLOWED,
             )
         return self
@@ -488,17 +484,17 @@ class ExtractConfig(_Strict):
     @model_validator(mode="after")
     def _incremental_fits(self) -> ExtractConfig:
         if self.incremental and self.source.object_type is ObjectType.procedure:
-            raise _config_error(
+            raise config_error(
                 "a procedure's rows cannot be filtered after it ran",
                 key=("incremental",),
-                got=_show(self.incremental.model_dump()),
+                got=show(self.incremental.model_dump()),
                 allowed="remove incremental and pass the window as parameters: "
                 "{from_date: '{window_start}', to_date: '{window_end}'}",
             )
         return self
 
 
-class ExtractsFile(_Strict):
+class ExtractsFile(StrictModel):
     extracts: Annotated[list[ExtractConfig], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -506,10 +502,10 @@ class ExtractsFile(_Strict):
         repeat = first_repeat(e.name for e in self.extracts)
         if repeat:
             index, first = repeat
-            raise _config_error(
+            raise config_error(
                 f"extract {self.extracts[index].name!r} is already defined as extracts[{first}]",
                 key=("extracts", index, "name"),
-                got=_show(self.extracts[index].name),
+                got=show(self.extracts[index].name),
                 allowed="a name used once",
             )
         return self
@@ -563,13 +559,13 @@ def _invalid(path: Path, lines: list[str]) -> ConfigError:
 
 
 def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
-    data, root = _read_yaml(path, "extract definitions")
+    data, root = read_yaml(path, "extract definitions")
     if not isinstance(data, dict) or root is None:
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise _invalid(
             path,
             [
-                _error_line(
+                error_line(
                     path,
                     1,
                     "(top level)",
@@ -582,7 +578,7 @@ def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
     try:
         parsed = ExtractsFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(path, root, exc, ExtractsFile, "extract definitions")) from exc
+        raise ConfigError(format_errors(path, root, exc, ExtractsFile, "extract definitions")) from exc
     missing = []
     for index, extract in enumerate(parsed.extracts):
         if extract.source.object_type is ObjectType.query:
@@ -597,8 +593,8 @@ def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
                     continue
                 what, allowed = f"the query file {query} does not exist", QUERY_FILE_ALLOWED
             missing.append(
-                _error_line(
-                    path, _line_of(root, loc), _key_path(loc), what, _show(extract.source.query_file), allowed
+                error_line(
+                    path, line_of(root, loc), key_path(loc), what, show(extract.source.query_file), allowed
                 )
             )
     if missing:
@@ -648,10 +644,10 @@ def load_extracts(
             if config.name in owners:
                 loc = ("extracts", index, "name")
                 clashes.append(
-                    _error_line(
+                    error_line(
                         path,
-                        _line_of(root, loc),
-                        _key_path(loc),
+                        line_of(root, loc),
+                        key_path(loc),
                         f"extract {config.name!r} is already defined in {owners[config.name].name}",
                         repr(config.name),
                         f"a name no other file in {folder} uses",

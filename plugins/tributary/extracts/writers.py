@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tributary.errors import DataError
-from tributary.extracts.config import FileFormat, FileSpec, Quoting
+from tributary.extracts.config import ExtractFormat, FileSpec, Quoting
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def write_file(
     on_batch: Callable[[int], None] | None = None,
 ) -> Written:
     """Write every batch to ``path`` in the file's format; ``on_batch(rows so far)`` after each."""
-    if spec.format is FileFormat.parquet:
+    if spec.format is ExtractFormat.parquet:
         rows = _write_parquet(schema, batches, spec, path, on_batch)
     else:
         rows = _write_text(schema, batches, spec, path, on_batch)

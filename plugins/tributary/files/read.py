@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from tributary.config import ExtraColumns, FileFormat, FileTableConfig
+from tributary.config import ExtraColumns, FileTableConfig, LandingFormat
 from tributary.files.contract import (
     MAX_VIOLATIONS,
     BadColumn,
@@ -56,10 +56,10 @@ def read_file(path: Path, table: FileTableConfig, *, workdir: Path | None = None
     :param workdir: a folder for the file's keys while they are checked (default: a temporary one)
     """
     chunks = {
-        FileFormat.csv: _text_chunks,
-        FileFormat.tsv: _text_chunks,
-        FileFormat.jsonl: _jsonl_chunks,
-        FileFormat.parquet: _parquet_chunks,
+        LandingFormat.csv: _text_chunks,
+        LandingFormat.tsv: _text_chunks,
+        LandingFormat.jsonl: _jsonl_chunks,
+        LandingFormat.parquet: _parquet_chunks,
     }[table.format](path, table)
     with contextlib.ExitStack() as stack:
         if workdir is None and table.contract.primary_key:
@@ -150,7 +150,7 @@ def _columns_rule(table: FileTableConfig, names: list[str], line: int | None) ->
 
 def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
     options = table.options
-    tsv = table.format is FileFormat.tsv
+    tsv = table.format is LandingFormat.tsv
     quote = options.quote if options.quote is not None else ("" if tsv else '"')
     invalid: list[Violation] = []
 
