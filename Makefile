@@ -53,8 +53,8 @@ bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check plugins dags tests scripts
-	$(VENV)/bin/ruff format --check plugins dags tests scripts
+	$(VENV)/bin/ruff check plugins dags tests scripts bench
+	$(VENV)/bin/ruff format --check plugins dags tests scripts bench
 
 clean:
 	rm -rf data .airflow

@@ -541,7 +541,7 @@ class Bench:
     def check(self, sc: Scenario, out: Path, *, tributary: bool) -> dict[str, Any]:
         try:
             verdict = verify(None, sc.sql, out, source=self.fingerprint(sc), tributary=tributary)
-        except Exception as exc:  # a broken output is a result, not a crash of the benchmark
+        except Exception as exc:  # noqa: BLE001 - a broken output is a result, not a crash of the benchmark
             verdict = {
                 "values_ok": False,
                 "types_exact": False,

@@ -227,7 +227,7 @@ def test_build_dags_reads_yaml_only_and_stays_within_budget(tmp_path: Path, no_i
     dags = build_dags(tmp_path)
     elapsed = time.perf_counter() - started
 
-    print(f"\nbuild_dags: 3 sources x 200 tables (1,800 tasks) in {elapsed:.3f} s")
+    print(f"\nbuild_dags: 3 sources x 200 tables (1,800 tasks) in {elapsed:.3f} s")  # noqa: T201 - the measurement, for whoever runs pytest -s
     assert sorted(dags) == ["replicate_src_0", "replicate_src_1", "replicate_src_2"]
     assert all(len(dag.tasks) == 600 for dag in dags.values())
     # the budget (1 s, measured by `make bench`) is held with slack here: tests share the machine
@@ -243,7 +243,7 @@ def test_dagbag_of_a_large_folder_loads_without_io(
     bag = _bag()
 
     (stat,) = bag.dagbag_stats
-    print(f"\nDagBag: {stat.file} parsed in {stat.duration.total_seconds():.3f} s ({stat.task_num} tasks)")
+    print(f"\nDagBag: {stat.file} parsed in {stat.duration.total_seconds():.3f} s ({stat.task_num} tasks)")  # noqa: T201 - the measurement, for whoever runs pytest -s
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == ["replicate_src_0", "replicate_src_1", "replicate_src_2"]
     assert stat.task_num == 1_800

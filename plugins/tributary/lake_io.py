@@ -170,43 +170,52 @@ def _from_http(exc: BaseException, writing: bool) -> Diagnosis | None:
     """What the HTTP status and the store's error code say, when the exception carries them."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:  # botocore ClientError
-        code = str(response.get("Error", {}).get("Code") or "")
-        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        reason = f"HTTP {status} {code}".strip() if status else code
-        operation = str(getattr(exc, "operation_name", "") or "")
-        if code in _S3_PERMANENT:
-            return Diagnosis(Kind.PERMANENT, reason, _S3_PERMANENT[code])
-        if code in _S3_EXPIRED:
-            return Diagnosis(Kind.EXPIRED, reason)
-        if code in _S3_TRANSIENT or status == 429 or status >= 500:
-            return Diagnosis(Kind.TRANSIENT, reason)
-        if status == 400 and code == "400" and operation.startswith("Head"):
-            # A HEAD response has no body, so no error code: S3 answers an expired token to a
-            # HeadObject with a bare 400 ("Bad Request"). Retry with credentials read again.
-            return Diagnosis(Kind.EXPIRED, f"HTTP 400 on {operation} without an error code")
-        if status == 403:
-            if code == "403":  # no error body (a HEAD): denied, or a key the store does not know
-                return Diagnosis(Kind.PERMANENT, f"HTTP 403 on {operation or 'a request'}", Problem.DENIED)
-            return Diagnosis(Kind.PERMANENT, reason, Problem.ACCESS)
-        if status == 401:
-            return Diagnosis(Kind.PERMANENT, reason, Problem.CREDENTIALS)
-        if status == 404 and writing:
-            return Diagnosis(Kind.PERMANENT, reason, Problem.NO_BUCKET)
-        return None
+        return _from_botocore(exc, response, writing)
     code = getattr(exc, "code", None)  # gcsfs HttpError
     if isinstance(code, int) and type(exc).__name__ == "HttpError":
-        message = str(getattr(exc, "message", "") or exc)
-        reason = f"HTTP {code} {message}".strip()[:200]
-        if code in (408, 429) or code >= 500:
+        return _from_gcsfs(exc, code, writing)
+    return None
+
+
+def _from_botocore(exc: BaseException, response: dict[str, Any], writing: bool) -> Diagnosis | None:
+    code = str(response.get("Error", {}).get("Code") or "")
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    reason = f"HTTP {status} {code}".strip() if status else code
+    operation = str(getattr(exc, "operation_name", "") or "")
+    if code in _S3_PERMANENT:
+        return Diagnosis(Kind.PERMANENT, reason, _S3_PERMANENT[code])
+    if code in _S3_EXPIRED:
+        return Diagnosis(Kind.EXPIRED, reason)
+    if code in _S3_TRANSIENT or status == 429 or status >= 500:
+        return Diagnosis(Kind.TRANSIENT, reason)
+    if status == 400 and code == "400" and operation.startswith("Head"):
+        # A HEAD response has no body, so no error code: S3 answers an expired token to a
+        # HeadObject with a bare 400 ("Bad Request"). Retry with credentials read again.
+        return Diagnosis(Kind.EXPIRED, f"HTTP 400 on {operation} without an error code")
+    if status == 403:
+        if code == "403":  # no error body (a HEAD): denied, or a key the store does not know
+            return Diagnosis(Kind.PERMANENT, f"HTTP 403 on {operation or 'a request'}", Problem.DENIED)
+        return Diagnosis(Kind.PERMANENT, reason, Problem.ACCESS)
+    if status == 401:
+        return Diagnosis(Kind.PERMANENT, reason, Problem.CREDENTIALS)
+    if status == 404 and writing:
+        return Diagnosis(Kind.PERMANENT, reason, Problem.NO_BUCKET)
+    return None
+
+
+def _from_gcsfs(exc: BaseException, code: int, writing: bool) -> Diagnosis | None:
+    message = str(getattr(exc, "message", "") or exc)
+    reason = f"HTTP {code} {message}".strip()[:200]
+    if code in (408, 429) or code >= 500:
+        return Diagnosis(Kind.TRANSIENT, reason)
+    if code == 401:
+        return Diagnosis(Kind.EXPIRED, reason)
+    if code == 403:
+        if any(marker in message.lower() for marker in _RATE_LIMITED):
             return Diagnosis(Kind.TRANSIENT, reason)
-        if code == 401:
-            return Diagnosis(Kind.EXPIRED, reason)
-        if code == 403:
-            if any(marker in message.lower() for marker in _RATE_LIMITED):
-                return Diagnosis(Kind.TRANSIENT, reason)
-            return Diagnosis(Kind.PERMANENT, reason, Problem.ACCESS)
-        if code == 404 and writing:
-            return Diagnosis(Kind.PERMANENT, reason, Problem.NO_BUCKET)
+        return Diagnosis(Kind.PERMANENT, reason, Problem.ACCESS)
+    if code == 404 and writing:
+        return Diagnosis(Kind.PERMANENT, reason, Problem.NO_BUCKET)
     return None
 
 

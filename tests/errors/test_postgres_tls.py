@@ -259,7 +259,7 @@ def test_two_sources_read_at_once_each_with_its_own_settings(tls_cluster, monkey
                     seen_env = [name for name in os.environ if name.startswith("PG")]
                     assert seen_env == list(before), f"PG* variables set while reading: {seen_env}"
             results[conn_id] = pa.Table.from_batches(seen, schema=schema_of(columns))
-        except BaseException as exc:  # handed to the main thread
+        except BaseException as exc:  # noqa: BLE001 - the thread's failure, assertions included, is handed to the main thread
             results[conn_id] = exc
 
     threads = [threading.Thread(target=extract, args=(conn_id,)) for conn_id in (shop, depot)]

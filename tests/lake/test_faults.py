@@ -71,7 +71,7 @@ def test_the_run_completes_through_resets_and_503s_with_nothing_duplicated(
         with caplog.at_level(logging.DEBUG, logger="gcsfs"):  # gcsfs logs its own retries at DEBUG
             manifests = {t.name: replicate(demo_sqlite, root, t) for t in (SALES, ITEMS)}
 
-    print(f"\n{object_lake.scheme}: proxy {dict(proxy.stats)}, retries {root.retries}, opened {root.opened}x")
+    print(f"\n{object_lake.scheme}: proxy {dict(proxy.stats)}, retries {root.retries}, opened {root.opened}x")  # noqa: T201 - the measurement, for whoever runs pytest -s
     assert proxy.faults > 0, "the proxy must have broken some requests"
     ours = _retries(caplog)
     assert len(ours) == root.retries

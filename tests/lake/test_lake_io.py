@@ -32,10 +32,8 @@ def _client_error(code: str, status: int) -> Exception:
         "PutObject",
     )
     translated = translate_boto_error(error)
-    try:
-        raise translated from error
-    except Exception as exc:
-        return exc
+    translated.__cause__ = error
+    return translated
 
 
 def _gcs_error(code: int, message: str) -> Exception:

@@ -646,7 +646,7 @@ def test_an_extract_over_its_sessions_reads_every_row_once(
     assert manifest.rows == len(expected)
     assert lake_ids(tmp_path) == expected, "every row once, none twice"
     assert 1 <= watch.most <= sessions, f"{watch.most} sessions at once; the pool gives {sessions}"
-    print(f"{mode}, sessions: {sessions}: at most {watch.most} at once")
+    print(f"{mode}, sessions: {sessions}: at most {watch.most} at once")  # noqa: T201 - the measurement, for whoever runs pytest -s
     assert after == 0
     assert all(f.rows for f in manifest.files), "no empty part besides a whole empty window's"
     # parts of about rows_per_file: DuckDB rounds row groups up to whole vectors of 2,048 rows

@@ -434,7 +434,7 @@ def load_all(
         except ConfigError as exc:
             errors.append(exc)
             continue
-        except Exception as exc:  # noqa: BLE001, RUF100 - whatever went wrong, it is this file's error, not every file's
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, it is this file's error, not every file's
             errors.append(ConfigError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}"))
             continue
         name = config.source.name

@@ -55,7 +55,7 @@ import sqlite3
 import sys
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -617,107 +617,17 @@ def _gen_sales(
                     sellable[bisect_right(item_cum, random_() * cum_total, 0, last_item)]
                     for _ in range(nlines)
                 ]
-                total = 0
-                for line_no, (item_id, price, price_value) in enumerate(picks, 1):
-                    line_id += 1
-                    if random_() < 0.05:  # ad-hoc price change at the till
-                        price = max(1, price + int(price * (random_() * 0.2 - 0.1)))
-                        price_value = _money(price)
-                    q = random_()
-                    if q < 0.62:
-                        qty = 1
-                    elif q < 0.82:
-                        qty = 2
-                    elif q < 0.91:
-                        qty = 3
-                    elif q < 0.96:
-                        qty = 4
-                    else:
-                        qty = 5 + int(random_() * 8)
-                    gross = qty * price
-                    if random_() < 0.30:
-                        pct = (0, 5, 10, 15, 20, 25)[int(random_() * 6)]
-                        disc = (gross * pct + 50) // 100
-                        discount = _money(disc)
-                    else:
-                        disc = 0
-                        discount = None
-                    amount = gross - disc
-                    total += amount
-                    line_rows.append(
-                        (
-                            line_id,
-                            sale_id,
-                            line_no,
-                            item_id,
-                            qty,
-                            price_value,
-                            discount,
-                            _money(amount),
-                            sales_date,
-                        )
-                    )
+                total, lines = _sale_lines(random_, picks, line_id, sale_id, sales_date)
+                line_id += len(lines)
+                line_rows += lines
 
-                # payments
-                r = random_()
-                ptype = "CARD" if r < 0.55 else "CASH" if r < 0.80 else "MOBILE" if r < 0.94 else "SPLIT"
-                currency = currencies[loc - 1]
-                paid = offset + 5 + int(random_() * 120)
-                if ptype == "SPLIT" and total >= 2:
-                    first_method = "GIFTCARD" if random_() < 0.6 else "CASH"
-                    if first_method == "GIFTCARD":
-                        first_amount = min(total - 1, (1000, 2000, 2500, 5000)[int(random_() * 4)])
-                    else:
-                        first_amount = 1 + randrange(total - 1)
-                    payment_id += 1
-                    pay_rows.append(
-                        (
-                            payment_id,
-                            sale_id,
-                            clock.ts(paid),
-                            first_method,
-                            _money(first_amount),
-                            None if first_method == "CASH" else f"{int(random_() * 10_000):04d}",
-                            currency,
-                        )
-                    )
-                    payment_id += 1
-                    pay_rows.append(
-                        (
-                            payment_id,
-                            sale_id,
-                            clock.ts(paid + 3 + int(random_() * 40)),
-                            "CARD",
-                            _money(total - first_amount),
-                            f"{int(random_() * 10_000):04d}",
-                            currency,
-                        )
-                    )
-                else:
-                    if ptype == "SPLIT":
-                        ptype = "CARD"
-                    payment_id += 1
-                    pay_rows.append(
-                        (
-                            payment_id,
-                            sale_id,
-                            clock.ts(paid),
-                            ptype,
-                            _money(total),
-                            None if ptype == "CASH" else f"{int(random_() * 10_000):04d}",
-                            currency,
-                        )
-                    )
+                ptype, payments = _payments(
+                    random_, randrange, clock, payment_id, sale_id, offset, total, currencies[loc - 1]
+                )
+                payment_id += len(payments)
+                pay_rows += payments
 
-                is_void = random_() < 0.015
-                if is_void:
-                    remark = _VOID_REMARKS[int(random_() * len(_VOID_REMARKS))]
-                elif random_() < 0.60:
-                    remark = None
-                elif random_() < 0.10:
-                    remark = _UNICODE_REMARKS[int(random_() * len(_UNICODE_REMARKS))]
-                else:
-                    remark = _ASCII_REMARKS[int(random_() * len(_ASCII_REMARKS))]
+                is_void, remark = _void_and_remark(random_)
 
                 sales_rows.append(
                     (
@@ -752,6 +662,123 @@ def _gen_sales(
     for w in (sales_w, lines_w, pay_w):
         w.flush()
     return sales_w.count, lines_w.count, pay_w.count
+
+
+# Each draws from the sales stream in the order the generator always has: changing the order
+# changes every database generated.
+
+
+def _sale_lines(
+    random_: Callable[[], float],
+    picks: list[tuple[int, int, float]],
+    line_id: int,
+    sale_id: int,
+    sales_date: str,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """The sale's total in cents and its ``sales_items`` rows, numbered from ``line_id + 1``."""
+    total = 0
+    rows = []
+    for line_no, (item_id, price, price_value) in enumerate(picks, 1):
+        line_id += 1
+        if random_() < 0.05:  # ad-hoc price change at the till
+            price = max(1, price + int(price * (random_() * 0.2 - 0.1)))
+            price_value = _money(price)
+        qty = _quantity(random_)
+        gross = qty * price
+        disc, discount = _line_discount(random_, gross)
+        amount = gross - disc
+        total += amount
+        rows.append(
+            (line_id, sale_id, line_no, item_id, qty, price_value, discount, _money(amount), sales_date)
+        )
+    return total, rows
+
+
+def _quantity(random_: Callable[[], float]) -> int:
+    q = random_()
+    if q < 0.62:
+        return 1
+    if q < 0.82:
+        return 2
+    if q < 0.91:
+        return 3
+    if q < 0.96:
+        return 4
+    return 5 + int(random_() * 8)
+
+
+def _line_discount(random_: Callable[[], float], gross: int) -> tuple[int, float | None]:
+    """The discount in cents, and as stored (None: no discount; 0.0: a discount of 0 %)."""
+    if random_() < 0.30:
+        pct = (0, 5, 10, 15, 20, 25)[int(random_() * 6)]
+        disc = (gross * pct + 50) // 100
+        return disc, _money(disc)
+    return 0, None
+
+
+def _payments(
+    random_: Callable[[], float],
+    randrange: Callable[[int], int],
+    clock: _Clock,
+    payment_id: int,
+    sale_id: int,
+    offset: int,
+    total: int,
+    currency: str,
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The sale's payment type and its ``payments`` rows, numbered from ``payment_id + 1``: one,
+    or two for a split payment (a split of less than 2 cents is paid by card)."""
+    r = random_()
+    ptype = "CARD" if r < 0.55 else "CASH" if r < 0.80 else "MOBILE" if r < 0.94 else "SPLIT"
+    paid = offset + 5 + int(random_() * 120)
+    if ptype == "SPLIT" and total >= 2:
+        first_method = "GIFTCARD" if random_() < 0.6 else "CASH"
+        if first_method == "GIFTCARD":
+            first_amount = min(total - 1, (1000, 2000, 2500, 5000)[int(random_() * 4)])
+        else:
+            first_amount = 1 + randrange(total - 1)
+        first = (
+            payment_id + 1,
+            sale_id,
+            clock.ts(paid),
+            first_method,
+            _money(first_amount),
+            None if first_method == "CASH" else f"{int(random_() * 10_000):04d}",
+            currency,
+        )
+        second = (
+            payment_id + 2,
+            sale_id,
+            clock.ts(paid + 3 + int(random_() * 40)),
+            "CARD",
+            _money(total - first_amount),
+            f"{int(random_() * 10_000):04d}",
+            currency,
+        )
+        return ptype, [first, second]
+    if ptype == "SPLIT":
+        ptype = "CARD"
+    only = (
+        payment_id + 1,
+        sale_id,
+        clock.ts(paid),
+        ptype,
+        _money(total),
+        None if ptype == "CASH" else f"{int(random_() * 10_000):04d}",
+        currency,
+    )
+    return ptype, [only]
+
+
+def _void_and_remark(random_: Callable[[], float]) -> tuple[bool, str | None]:
+    """Whether the sale is void, and its remark: a void one always says why."""
+    if random_() < 0.015:
+        return True, _VOID_REMARKS[int(random_() * len(_VOID_REMARKS))]
+    if random_() < 0.60:
+        return False, None
+    if random_() < 0.10:
+        return False, _UNICODE_REMARKS[int(random_() * len(_UNICODE_REMARKS))]
+    return False, _ASCII_REMARKS[int(random_() * len(_ASCII_REMARKS))]
 
 
 # ---------------------------------------------------------------------------

@@ -636,7 +636,7 @@ def load_extracts(
         except ConfigError as exc:
             errors.append(exc)
             continue
-        except Exception as exc:  # this file's problem, not every file's
+        except Exception as exc:  # noqa: BLE001 - this file's problem, not every file's; recorded as its ConfigError
             errors.append(ConfigError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}"))
             continue
         clashes = []

@@ -230,5 +230,5 @@ def publish_object(root: LakeRoot, relative: str, local: Path) -> None:
                 lambda p: check_under(p, p / temporary).unlink(missing_ok=True),
                 writing=True,
             )
-        except Exception as exc:  # the file is published; a stray temporary key is only clutter
+        except Exception as exc:  # noqa: BLE001 - cleanup must not replace the publish's outcome; a stray key is only clutter
             log.warning("could not remove the temporary object %s/%s: %s", root.url, temporary, exc)

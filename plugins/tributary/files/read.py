@@ -22,15 +22,15 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from tributary.config import ExtraColumns, FileTableConfig, LandingFormat
+from tributary.config import ExtraColumns, FileTableConfig, FormatOptions, LandingFormat
 from tributary.files.contract import (
     MAX_VIOLATIONS,
     BadColumn,
@@ -150,30 +150,8 @@ def _columns_rule(table: FileTableConfig, names: list[str], line: int | None) ->
 
 def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
     options = table.options
-    tsv = table.format is LandingFormat.tsv
-    quote = options.quote if options.quote is not None else ("" if tsv else '"')
     invalid: list[Violation] = []
-
-    def on_invalid(row: Any) -> str:
-        if len(invalid) < MAX_VIOLATIONS:
-            text = row.text if len(row.text) <= 60 else row.text[:57] + "..."
-            where = {"line": row.number} if row.number and row.number > 0 else {}
-            invalid.append(
-                Violation(
-                    **where,
-                    reason=f"{row.actual_columns} field(s) where the header has {row.expected_columns}: "
-                    f"{text!r}",
-                )
-            )
-        return "skip"
-
-    parse = pcsv.ParseOptions(
-        delimiter=options.delimiter or ("\t" if tsv else ","),
-        quote_char=quote or False,
-        escape_char=options.escape or False,
-        newlines_in_values=options.newlines_in_values,
-        invalid_row_handler=on_invalid,
-    )
+    parse = _parse_options(table, _invalid_rows(invalid))
     # pyarrow needs a row to fit in one block: blocks grow for long lines, up to the line cap
     longest = _longest_line(path, table)
     read = pcsv.ReadOptions(
@@ -229,6 +207,40 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
             rows_before += raw.num_rows
     if invalid:
         raise FileRejected(invalid)
+
+
+def _parse_options(table: FileTableConfig, on_invalid: Callable[[Any], str]) -> pcsv.ParseOptions:
+    """How pyarrow splits the file's rows: the table's delimiter, quote and escape, or the format's."""
+    options = table.options
+    tsv = table.format is LandingFormat.tsv
+    quote = options.quote if options.quote is not None else ("" if tsv else '"')
+    return pcsv.ParseOptions(
+        delimiter=options.delimiter or ("\t" if tsv else ","),
+        quote_char=quote or False,
+        escape_char=options.escape or False,
+        newlines_in_values=options.newlines_in_values,
+        invalid_row_handler=on_invalid,
+    )
+
+
+def _invalid_rows(invalid: list[Violation]) -> Callable[[Any], str]:
+    """pyarrow's handler of a row with more or fewer fields than the header: the row is noted in
+    ``invalid`` (up to ``MAX_VIOLATIONS`` of them) and skipped."""
+
+    def on_invalid(row: Any) -> str:
+        if len(invalid) < MAX_VIOLATIONS:
+            text = row.text if len(row.text) <= 60 else row.text[:57] + "..."
+            where = {"line": row.number} if row.number and row.number > 0 else {}
+            invalid.append(
+                Violation(
+                    **where,
+                    reason=f"{row.actual_columns} field(s) where the header has {row.expected_columns}: "
+                    f"{text!r}",
+                )
+            )
+        return "skip"
+
+    return on_invalid
 
 
 def _unreadable(table: FileTableConfig, exc: Exception) -> str:
@@ -301,47 +313,17 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
         columns = {c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in contract.columns}
         return _convert(columns, schema, rows_before, line_of), line_of
 
-    number = 0
     with path.open(encoding=options.encoding, newline="\n") as fh:
-        while True:
-            try:
-                text = fh.readline(options.max_line_bytes + 1)
-            except UnicodeDecodeError as exc:
-                problems.append(
-                    Violation(line=number + 1, reason=f"not {options.encoding} text ({exc.reason})")
-                )
-                break
-            if not text:
-                break
-            number += 1
-            if len(text) > options.max_line_bytes and not text.endswith("\n"):
-                problems.append(_too_long(number, options.max_line_bytes))
-                break
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except ValueError as exc:
-                problems.append(Violation(line=number, reason=f"not valid JSON ({getattr(exc, 'msg', exc)})"))
-            except RecursionError:
-                problems.append(Violation(line=number, reason="not valid JSON (nested too deep)"))
+        for number, text in _jsonl_lines(fh, options, problems):
+            record = _jsonl_object(text, number)
+            if isinstance(record, Violation):
+                problems.append(record)
             else:
-                if not isinstance(record, dict):
-                    problems.append(Violation(line=number, reason="a JSON Lines row must be an object {...}"))
-                else:
-                    if reject_extra:
-                        problems += [
-                            Violation(
-                                line=number,
-                                column=key,
-                                reason="key is not in the contract (extra_columns: reject)",
-                            )
-                            for key in record
-                            if key not in values
-                        ]
-                    for name in names:
-                        values[name].append(record.get(name))
-                    lines.append(number)
+                if reject_extra:
+                    problems += _extra_keys(record, values, number)
+                for name in names:
+                    values[name].append(record.get(name))
+                lines.append(number)
             if len(problems) >= MAX_VIOLATIONS:
                 break
             if len(lines) >= table.batch_size and not problems:
@@ -351,15 +333,62 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
                     column.clear()
                 lines.clear()
     if problems:
-        if lines:  # the rows before and around the broken lines may break the contract too
-            try:
-                flush()
-            except FileRejected as rejected:
-                problems += rejected.violations
-        problems.sort(key=lambda v: (v.line or 0, v.column or ""))
-        raise FileRejected(problems[:MAX_VIOLATIONS])
+        _reject_jsonl(problems, flush if lines else None)
     if lines:
         yield flush()
+
+
+def _reject_jsonl(problems: list[Violation], flush: Callable[[], Chunk] | None) -> NoReturn:
+    """Reject the file with its broken lines and, through ``flush``, the violations of the rows
+    read but not yet converted."""
+    if flush is not None:  # the rows before and around the broken lines may break the contract too
+        try:
+            flush()
+        except FileRejected as rejected:
+            problems += rejected.violations
+    problems.sort(key=lambda v: (v.line or 0, v.column or ""))
+    raise FileRejected(problems[:MAX_VIOLATIONS])
+
+
+def _extra_keys(record: dict[str, Any], contract: Container[str], number: int) -> list[Violation]:
+    return [
+        Violation(line=number, column=key, reason="key is not in the contract (extra_columns: reject)")
+        for key in record
+        if key not in contract
+    ]
+
+
+def _jsonl_lines(fh: TextIO, options: FormatOptions, problems: list[Violation]) -> Iterator[tuple[int, str]]:
+    """The file's lines that are not blank, with their 1-based numbers; a line that cannot be
+    decoded, or is longer than ``max_line_bytes``, is noted in ``problems`` and ends the file."""
+    number = 0
+    while True:
+        try:
+            text = fh.readline(options.max_line_bytes + 1)
+        except UnicodeDecodeError as exc:
+            problems.append(Violation(line=number + 1, reason=f"not {options.encoding} text ({exc.reason})"))
+            return
+        if not text:
+            return
+        number += 1
+        if len(text) > options.max_line_bytes and not text.endswith("\n"):
+            problems.append(_too_long(number, options.max_line_bytes))
+            return
+        if text.strip():
+            yield number, text
+
+
+def _jsonl_object(text: str, number: int) -> dict[str, Any] | Violation:
+    """The JSON object of line ``number``, or what makes it not one."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return Violation(line=number, reason=f"not valid JSON ({getattr(exc, 'msg', exc)})")
+    except RecursionError:
+        return Violation(line=number, reason="not valid JSON (nested too deep)")
+    if not isinstance(record, dict):
+        return Violation(line=number, reason="a JSON Lines row must be an object {...}")
+    return record
 
 
 # -- Parquet -------------------------------------------------------------------------------------

@@ -294,15 +294,25 @@ def to_array(values: Sequence[Any], target: pa.DataType, column: str) -> pa.Arra
             return pa.array(values, type=target)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             pass  # out of range, say, or more decimals than the scale: sorted out below
-    fast = None
-    if kinds == {str} and (pa.types.is_date(target) or pa.types.is_timestamp(target)):
-        fast = _text_dates(values, target)
-    elif kinds <= {float, int, str} and pa.types.is_decimal(target):
-        fast = _decimal_text(values, target)
-    elif kinds == {int} and pa.types.is_boolean(target):
-        fast = _zero_one(values)
+    fast = _vectorised(values, kinds, target)
     if fast is not None:
         return fast
+    return _value_by_value(values, target, column, convert)
+
+
+def _vectorised(values: Sequence[Any], kinds: set[type], target: pa.DataType) -> pa.Array | None:
+    """The conversions Arrow does a column at a time; None where none applies or one fails."""
+    if kinds == {str} and (pa.types.is_date(target) or pa.types.is_timestamp(target)):
+        return _text_dates(values, target)
+    if kinds <= {float, int, str} and pa.types.is_decimal(target):
+        return _decimal_text(values, target)
+    if kinds == {int} and pa.types.is_boolean(target):
+        return _zero_one(values)
+    return None
+
+
+def _value_by_value(values: Sequence[Any], target: pa.DataType, column: str, convert: _Converter) -> pa.Array:
+    """Each value converted on its own; ``DataError`` names the first that cannot be."""
     converted = []
     for value in values:
         try:

@@ -130,7 +130,7 @@ class LakePartitionTrigger(BaseTrigger):
                     yield TriggerEvent({"status": "error", "permanent": True, "message": str(exc)})
                     return
                 log.warning("The lake did not answer this poke; waiting: %s", exc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any other failure ends the wait as an error event the task can report, not a dead trigger
                 yield TriggerEvent(
                     {"status": "error", "permanent": False, "message": f"{type(exc).__name__}: {exc}"}
                 )
