@@ -28,13 +28,11 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -414,7 +412,6 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         print(f"== Airflow did not start: {exc}", file=sys.stderr, flush=True)
         return 1
-    airflow_bin = shutil.which("airflow", path=str(VENV_BIN)) or VENV_BIN / "airflow"
     print(
         f"""
 == Airflow is up: {stack.url}
@@ -424,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
    a second shell uses this Airflow with:
      export AIRFLOW_HOME={home} PATH={VENV_BIN}:$PATH
      airflow dags trigger replicate_pos -l 2025-03-01
-   ({airflow_bin}) Ctrl-C stops every process of this Airflow.
+   Ctrl-C stops every process of this Airflow.
 """,
         flush=True,
     )
