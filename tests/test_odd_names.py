@@ -191,7 +191,8 @@ def _config_file(folder: Path, source: str, lake: Path, conn_id: str) -> Path:
 def test_assets_and_task_groups_of_odd_names_are_valid_for_airflow(tmp_path: Path) -> None:
     from airflow.models.asset import AssetModel
 
-    from tributary.factory import bronze_asset, build_dag
+    from tributary.dag_support import bronze_asset
+    from tributary.factory import build_dag
 
     path = _config_file(tmp_path / "pipelines", "odd", tmp_path / "lake", "odd_pg")
     config = load_config(path)

@@ -6,20 +6,23 @@ that names the file, line, key and fix, while the DAGs of the other files are st
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-import logging
 import os
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
+from airflow.sdk import DAG, Param, TaskGroup, chain
 
-from tributary.config import FilesPipelineConfig, FileTableConfig, Mode, PipelineConfig, load_all
-from tributary.errors import ConfigError
-from tributary.lake import table_url
+from tributary.config import (
+    FilesPipelineConfig,
+    FileTableConfig,
+    Mode,
+    PipelineConfig,
+    TableConfig,
+    load_all,
+)
+from tributary.dag_support import bronze_asset, collect_dags, collector_paused
 from tributary.operators import (
     CommitFilesOperator,
     CommitPartitionOperator,
@@ -30,17 +33,7 @@ from tributary.operators import (
 )
 from tributary.timetable import CRON, WindowTimetable
 
-log = logging.getLogger(__name__)
-
-
-def bronze_asset(config: PipelineConfig, table_name: str) -> Asset:
-    """The Asset the commit of a table updates: named ``bronze.<source>.<table>`` (the names as
-    they are), with the URL of the table's folder as its URI (ASCII: see ``table_url``)."""
-    return Asset(
-        name=f"bronze.{config.source.name}.{table_name}",
-        uri=table_url(config.lake.resolved_url(), config.source.name, table_name),
-        group="tributary-bronze",
-    )
+ERRORS_DAG_ID = "tributary_config_errors"
 
 
 def _doc(config: PipelineConfig, path: Path) -> str:
@@ -114,36 +107,59 @@ def _params(config: PipelineConfig) -> dict[str, Param]:
     }
 
 
-def build_dag(config: PipelineConfig, path: Path) -> DAG:
-    """The replication DAG of one pipeline config."""
-    default_args: dict[str, Any] = {
+def _default_args(config: PipelineConfig) -> dict[str, Any]:
+    return {
         "owner": "tributary",
         "retries": config.source.retries,
         "retry_delay": dt.timedelta(seconds=config.source.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(hours=1),
     }
+
+
+def _timetable(config: PipelineConfig) -> WindowTimetable:
+    """The pipeline's windows; its dates live in the timetable, not on the DAG (see
+    ``tributary.timetable``)."""
     start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(config.end_date, dt.time(), tzinfo=dt.UTC) if config.end_date else None
-    lake = {"lake_url": config.lake.resolved_url(), "lake_conn_id": config.lake.conn_id}
-    # every task that opens a source session takes a slot of the source's pool
-    reading = (
-        {
-            "source_conn_id": config.source.conn_id,
-            "require_read_replica": config.source.require_read_replica,
-            "application_intent": config.source.application_intent,
-            "pool": config.pool,
-        }
-        if not isinstance(config, FilesPipelineConfig)
-        else {}
+    return WindowTimetable(CRON[config.schedule.value], timezone="UTC", start=start, end=end)
+
+
+def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, Any]) -> list[Any]:
+    """extract >> verify >> commit of a database table; every task that opens a source session
+    takes a slot of the source's pool."""
+    reading = {
+        "source_conn_id": config.source.conn_id,
+        "require_read_replica": config.source.require_read_replica,
+        "application_intent": config.source.application_intent,
+        "pool": config.pool,
+    }
+    extract = ExtractTableOperator(
+        task_id="extract",
+        # an extract over several source sessions holds a pool slot for each
+        pool_slots=table.sessions,
+        compression=config.lake.compression.value,
+        rows_per_file=config.lake.rows_per_file,
+        **reading,
+        # the state of a watermark table moves one run at a time
+        max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
+        **common,
     )
+    verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
+    commit = CommitPartitionOperator(
+        task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **common
+    )
+    return [extract, verify, commit]
+
+
+def build_dag(config: PipelineConfig, path: Path) -> DAG:
+    """The replication DAG of one pipeline config."""
     with DAG(
         dag_id=config.dag_id,
-        # the pipeline's dates live in the timetable, not on the DAG: see tributary.timetable
-        schedule=WindowTimetable(CRON[config.schedule.value], timezone="UTC", start=start, end=end),
+        schedule=_timetable(config),
         catchup=False,
         max_active_runs=config.max_active_runs,
-        default_args=default_args,
+        default_args=_default_args(config),
         tags=sorted({"tributary", f"source:{config.source.name}", *config.tags}),
         doc_md=_doc(config, path),
         params=_params(config),
@@ -155,81 +171,22 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                 "schedule": config.schedule.value,
                 "first_date": config.start_date.isoformat(),
                 "last_date": config.end_date.isoformat() if config.end_date else None,
-                **lake,
+                "lake_url": config.lake.resolved_url(),
+                "lake_conn_id": config.lake.conn_id,
             }
             if isinstance(table, FileTableConfig):
                 with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.format.value} files)"):
-                    chain(*_file_tasks(config, table, common))
-                continue
-            with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
-                extract = ExtractTableOperator(
-                    task_id="extract",
-                    # an extract over several source sessions holds a pool slot for each
-                    pool_slots=table.sessions,
-                    compression=config.lake.compression.value,
-                    rows_per_file=config.lake.rows_per_file,
-                    **reading,
-                    # the state of a watermark table moves one run at a time
-                    max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
-                    **common,
-                )
-                verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
-                commit = CommitPartitionOperator(
-                    task_id="commit",
-                    outlets=[bronze_asset(config, table.name)],
-                    retries=0,
-                    **common,
-                )
-                chain(extract, verify, commit)
+                    chain(*_file_tasks(cast(FilesPipelineConfig, config), table, common))
+            else:
+                with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
+                    chain(*_table_tasks(config, table, common))
     return dag
-
-
-class ConfigErrorDag(DAG):
-    """Stands in for the DAG of a broken config file: Airflow's validation of it raises the
-    config error, which Airflow records as an import error of the DAG file, while the other
-    DAGs of the same file are still loaded."""
-
-    def validate(self) -> None:
-        raise ConfigError(self.description or "invalid pipeline config")
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage-collector passes while the DAGs are built: a 200-table DAG creates thousands
-    of objects that refer to each other (DAG, groups, tasks), and each pass would scan the
-    growing heap again; about a fifth of the build time. The collector runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, DAG]:
     """Every DAG of the pipeline configs in ``folder`` (default: ``$TRIBUTARY_PIPELINES_DIR``
     or ``include/pipelines``), keyed by DAG id; broken files become one import error."""
-    with _collector_paused():
-        return _build_dags(folder)
-
-
-def _build_dags(folder: str | os.PathLike[str] | None) -> dict[str, DAG]:
-    configs, errors = load_all(folder)
-    dags: dict[str, DAG] = {}
-    for path, config in configs:
-        try:
-            dags[config.dag_id] = build_dag(config, path)
-        except Exception as exc:  # one config must not take the other DAGs of this file down
-            log.exception("Cannot build the DAG of %s", path)
-            errors.append(ConfigError(f"{path}: its DAG cannot be built: {type(exc).__name__}: {exc}"))
-    if errors:
-        message = "\n\n".join(str(e) for e in errors)
-        log.error("%s", message)
-        dags["tributary_config_errors"] = ConfigErrorDag(
-            dag_id="tributary_config_errors",
-            schedule=None,
-            description=message,
-            tags=["tributary", "config-error"],
-        )
-    return dags
+    with collector_paused():
+        configs, errors = load_all(folder)
+        builders = [(f"{path}: its DAG", partial(build_dag, config, path)) for path, config in configs]
+        return collect_dags(builders, errors, errors_dag_id=ERRORS_DAG_ID)

@@ -13,7 +13,7 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG, AssetAll
 
 from tributary.config import PIPELINES_DIR_ENV, PROJECT_ROOT, load_config
-from tributary.factory import bronze_asset
+from tributary.dag_support import bronze_asset
 from tributary.transform.factory import DbtManifestMissingError, build_dbt_dags
 from tributary.transform.project import MANIFEST_ENV, POOL
 

@@ -11,7 +11,8 @@ import pytest
 
 from tests.lake.conftest import ObjectLake
 from tributary.config import load_config
-from tributary.factory import bronze_asset, build_dag
+from tributary.dag_support import bronze_asset
+from tributary.factory import build_dag
 from tributary.lake import MANIFEST, SUCCESS, Partition
 from tributary.storage import lake_root
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from tributary.config import Schedule
+from tributary.dag_support import collect_dags
 from tributary.errors import ConfigError, TributaryError
 from tributary.extracts.config import Extract, load_extracts
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
@@ -313,20 +315,6 @@ def build_extract_dags(folder: str | os.PathLike[str] | None = None, **options: 
     """The extracts DAG of the definitions in ``folder`` (``$TRIBUTARY_EXTRACTS_DIR`` or
     ``include/pipelines/extracts``); broken files become one import error that hides no valid
     extract."""
-    from tributary.factory import ConfigErrorDag
-
     extracts, errors = load_extracts(folder)
-    dags: dict[str, DAG] = {}
-    try:
-        dag = build_extracts_dag(extracts, **options)
-        dags[dag.dag_id] = dag
-    except Exception as exc:  # the error DAG below must still report the files
-        log.exception("cannot build the extracts DAG")
-        errors.append(ConfigError(f"the extracts DAG cannot be built: {type(exc).__name__}: {exc}"))
-    if errors:
-        message = "\n\n".join(str(e) for e in errors)
-        log.error("%s", message)
-        dags[ERRORS_DAG_ID] = ConfigErrorDag(
-            dag_id=ERRORS_DAG_ID, schedule=None, description=message, tags=["tributary", "config-error"]
-        )
-    return dags
+    builders = [("the extracts DAG", partial(build_extracts_dag, extracts, **options))]
+    return collect_dags(builders, errors, errors_dag_id=ERRORS_DAG_ID)

@@ -20,8 +20,8 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetAll, AssetAny, TaskGroup, chain
 
 from tributary.config import PipelineConfig, load_all
+from tributary.dag_support import bronze_asset
 from tributary.errors import ConfigError
-from tributary.factory import bronze_asset
 from tributary.transform.callbacks import keep_run_results
 from tributary.transform.profile import PrivateProfileConfig, TributaryDuckDBProfileMapping
 from tributary.transform.project import (
