@@ -64,15 +64,11 @@ def settled(env: dict[str, str], expected: set[str]) -> bool:
     return expected <= set(current) and all(current[d]["state"] in ("success", "failed") for d in expected)
 
 
-def main() -> int:
-    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+def broken_source(work: Path) -> tuple[Path, int, object]:
+    """The demo source (3 months) with one row of February broken: its path, the row's id and the
+    value to put back."""
     from tributary.demo.generate import generate
 
-    work = Path(tempfile.mkdtemp(prefix="tributary-backfill-"))
-    work.chmod(0o755)  # the metadata database's server runs as OS user postgres under root
-    home, pipelines, lake = work / "airflow", work / "pipelines", work / "lake"
-    for folder in (home, pipelines):
-        folder.mkdir()
     source = work / "pos.sqlite"
     generate(source, months=3, scale=0.05)
     with sqlite3.connect(source) as conn:
@@ -80,6 +76,10 @@ def main() -> int:
             "SELECT id, total_amount FROM sales WHERE sales_date >= '2025-02-10' ORDER BY id LIMIT 1"
         ).fetchone()
         conn.execute("UPDATE sales SET total_amount = 'n/a' WHERE id = ?", (bad_id,))
+    return source, bad_id, good_value
+
+
+def write_pipeline(pipelines: Path, lake: Path) -> None:
     (pipelines / "bf.yaml").write_text(
         "source: {name: bf, conn_id: bf_db, max_connections: 2, retries: 0}\n"
         f"lake: {{url: '{lake.as_uri()}'}}\n"
@@ -87,60 +87,62 @@ def main() -> int:
         "tables:\n  - {name: sales, mode: window, date_column: sales_date}\n"
         "  - {name: items, mode: full}\n"
     )
-    # the scheduler, the API server and the CLI write the metadata database at the same time:
-    # `make airflow`'s stack (scripts/local_airflow.py), over its own PostgreSQL
-    from scripts.local_airflow import Settings, running
 
-    settings = Settings(
-        pools={"source_bf": {"slots": 2, "description": "backfill demo", "include_deferred": False}}
-    )
-    extra_env = {
-        "TRIBUTARY_PIPELINES_DIR": str(pipelines),
-        "AIRFLOW_CONN_BF_DB": json.dumps({"conn_type": "sqlite", "host": str(source)}),
-    }
-    print(f"== Airflow home {home}", flush=True)
-    with running(home, settings=settings, env=extra_env) as stack:
-        env = stack.env
-        print(f"== Airflow is up: {stack.url}", flush=True)
-        wait_for(lambda: DAG_ID in airflow(env, "dags", "list", check=False), "the DAG to be parsed", 180)
-        airflow(env, "dags", "unpause", DAG_ID)
 
-        print("== backfill 2025-01 .. 2025-03 (February's source has a broken row)", flush=True)
-        airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", WINDOWS[0],
-                "--to-date", WINDOWS[-1], "--max-active-runs", "2")  # fmt: skip
-        wait_for(lambda: settled(env, set(WINDOWS)), "the first backfill", 600)
-        first = runs(env)
-        for day in WINDOWS:
-            print(f"   {day}: {first[day]['state']:<8} {first[day]['run_id']}")
-        assert [first[d]["state"] for d in WINDOWS] == ["success", "failed", "success"], first
+def print_runs(found: dict[str, dict[str, str]]) -> None:
+    for day in WINDOWS:
+        print(f"   {day}: {found[day]['state']:<8} {found[day]['run_id']}")
 
-        print("== source repaired; backfill again with --reprocess-behavior failed", flush=True)
-        with sqlite3.connect(source) as conn:
-            conn.execute("UPDATE sales SET total_amount = ? WHERE id = ?", (good_value, bad_id))
-        resume = ("backfill", "create", "--dag-id", DAG_ID, "--from-date", WINDOWS[0],
-                  "--to-date", WINDOWS[-1], "--max-active-runs", "2",
-                  "--reprocess-behavior", "failed")  # fmt: skip
 
-        def resumed() -> bool:
-            # the scheduler marks the first backfill complete a loop after its last run ends;
-            # until then Airflow refuses a second one for the same DAG
-            try:
-                airflow(env, *resume)
-            except RuntimeError as exc:
-                if "AlreadyRunningBackfill" in str(exc):
-                    return False
-                raise
-            return True
+def first_backfill(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The DAG parsed and unpaused, the backfill of the three months: February fails."""
+    wait_for(lambda: DAG_ID in airflow(env, "dags", "list", check=False), "the DAG to be parsed", 180)
+    airflow(env, "dags", "unpause", DAG_ID)
 
-        wait_for(resumed, "the first backfill to be marked complete", 180)
-        wait_for(lambda: runs(env)[WINDOWS[1]]["state"] == "success", "February to be redone", 600)
-        second = runs(env)
-        for day in WINDOWS:
-            print(f"   {day}: {second[day]['state']:<8} {second[day]['run_id']}")
-        for day in (WINDOWS[0], WINDOWS[2]):
-            assert second[day]["run_id"] == first[day]["run_id"], f"{day} must not run again"
-            assert second[day]["end_date"] == first[day]["end_date"], f"{day} must not run again"
+    print("== backfill 2025-01 .. 2025-03 (February's source has a broken row)", flush=True)
+    airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", WINDOWS[0],
+            "--to-date", WINDOWS[-1], "--max-active-runs", "2")  # fmt: skip
+    wait_for(lambda: settled(env, set(WINDOWS)), "the first backfill", 600)
+    first = runs(env)
+    print_runs(first)
+    assert [first[d]["state"] for d in WINDOWS] == ["success", "failed", "success"], first
+    return first
 
+
+def resume_backfill(
+    env: dict[str, str], source: Path, bad_id: int, good_value: object, first: dict[str, dict[str, str]]
+) -> None:
+    """The row repaired, the backfill again with ``--reprocess-behavior failed``: February alone
+    runs again."""
+    print("== source repaired; backfill again with --reprocess-behavior failed", flush=True)
+    with sqlite3.connect(source) as conn:
+        conn.execute("UPDATE sales SET total_amount = ? WHERE id = ?", (good_value, bad_id))
+    resume = ("backfill", "create", "--dag-id", DAG_ID, "--from-date", WINDOWS[0],
+              "--to-date", WINDOWS[-1], "--max-active-runs", "2",
+              "--reprocess-behavior", "failed")  # fmt: skip
+
+    def resumed() -> bool:
+        # the scheduler marks the first backfill complete a loop after its last run ends;
+        # until then Airflow refuses a second one for the same DAG
+        try:
+            airflow(env, *resume)
+        except RuntimeError as exc:
+            if "AlreadyRunningBackfill" in str(exc):
+                return False
+            raise
+        return True
+
+    wait_for(resumed, "the first backfill to be marked complete", 180)
+    wait_for(lambda: runs(env)[WINDOWS[1]]["state"] == "success", "February to be redone", 600)
+    second = runs(env)
+    print_runs(second)
+    for day in (WINDOWS[0], WINDOWS[2]):
+        assert second[day]["run_id"] == first[day]["run_id"], f"{day} must not run again"
+        assert second[day]["end_date"] == first[day]["end_date"], f"{day} must not run again"
+
+
+def check_lake(lake: Path) -> None:
+    """Every window committed, its rows equal to the source query's, its files the manifest's."""
     from tributary.lake import MANIFEST, SUCCESS
     from tributary.manifest import Manifest
 
@@ -154,6 +156,35 @@ def main() -> int:
         print(f"   sales {part.name}: {manifest.rows} rows, source {manifest.source_query_rows}, "
               f"{len(files)} file(s), {'OK' if ok else 'FAIL'}")  # fmt: skip
         assert ok, part
+
+
+def main() -> int:
+    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+    work = Path(tempfile.mkdtemp(prefix="tributary-backfill-"))
+    work.chmod(0o755)  # the metadata database's server runs as OS user postgres under root
+    home, pipelines, lake = work / "airflow", work / "pipelines", work / "lake"
+    for folder in (home, pipelines):
+        folder.mkdir()
+    source, bad_id, good_value = broken_source(work)
+    write_pipeline(pipelines, lake)
+    # the scheduler, the API server and the CLI write the metadata database at the same time:
+    # `make airflow`'s stack (scripts/local_airflow.py), over its own PostgreSQL
+    from scripts.local_airflow import Settings, running
+
+    settings = Settings(
+        pools={"source_bf": {"slots": 2, "description": "backfill demo", "include_deferred": False}}
+    )
+    extra_env = {
+        "TRIBUTARY_PIPELINES_DIR": str(pipelines),
+        "AIRFLOW_CONN_BF_DB": json.dumps({"conn_type": "sqlite", "host": str(source)}),
+    }
+    print(f"== Airflow home {home}", flush=True)
+    with running(home, settings=settings, env=extra_env) as stack:
+        print(f"== Airflow is up: {stack.url}", flush=True)
+        first = first_backfill(stack.env)
+        resume_backfill(stack.env, source, bad_id, good_value, first)
+
+    check_lake(lake)
     shutil.rmtree(work, ignore_errors=True)
     print("== the failed backfill resumed: committed windows kept, the failed one redone")
     return 0
