@@ -66,7 +66,7 @@ def settled(env: dict[str, str], expected: set[str]) -> bool:
 
 def main() -> int:
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     work = Path(tempfile.mkdtemp(prefix="tributary-backfill-"))
     work.chmod(0o755)  # the metadata database's server runs as OS user postgres under root

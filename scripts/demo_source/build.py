@@ -38,7 +38,7 @@ Referential rules:
 
 Usage::
 
-    python -m tributary.demo.generate --out /tmp/pos.sqlite \
+    python -m scripts.demo_source --out /tmp/pos.sqlite \
         [--start 2025-01-01] [--months 4] [--seed 7] [--scale 1.0]
 """
 
@@ -52,7 +52,6 @@ import logging
 import os
 import random
 import sqlite3
-import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -894,9 +893,9 @@ def generate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``python -m tributary.demo.generate``)."""
+    """Command-line entry point (``python -m scripts.demo_source``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m tributary.demo.generate",
+        prog="python -m scripts.demo_source",
         description="Generate the deterministic Tributary demo POS source database (SQLite).",
     )
     parser.add_argument("--out", required=True, help="target SQLite file (recreated)")
@@ -922,7 +921,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     for table, n in counts.items():
         print(f"{table}\t{n}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
