@@ -20,9 +20,10 @@ RUN PYTHONPATH=/usr/local/airflow/plugins python -m tributary.transform.manifest
 # 2025-01-01): `astro dev start` mounts dags/, plugins/ and include/, not data/, so the image
 # carries its own data/pos.sqlite (the pos_db connection of airflow_settings.yaml). The tasks write
 # the lake (data/lake) and the warehouse (data/warehouse.duckdb) there too, as user astro: root
-# creates data/, astro owns it.
+# creates data/, astro owns it. The generator is scripts/demo_source, outside plugins/: a tool the
+# build runs, not code Airflow loads.
 USER root
 RUN install -d -o astro -g 0 -m 0775 /usr/local/airflow/data
 USER astro
-RUN PYTHONPATH=/usr/local/airflow/plugins python -m tributary.demo.generate \
+RUN PYTHONPATH=/usr/local/airflow python -m scripts.demo_source \
         --out /usr/local/airflow/data/pos.sqlite --start 2025-01-01 --months 4

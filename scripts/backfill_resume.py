@@ -67,7 +67,7 @@ def settled(env: dict[str, str], expected: set[str]) -> bool:
 def broken_source(work: Path) -> tuple[Path, int, object]:
     """The demo source (3 months) with one row of February broken: its path, the row's id and the
     value to put back."""
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     source = work / "pos.sqlite"
     generate(source, months=3, scale=0.05)

@@ -59,7 +59,7 @@ def main() -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "tributary=INFO")
     logging.basicConfig(level=logging.WARNING)
 
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     config, windows = demo_months()
 

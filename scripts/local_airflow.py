@@ -186,7 +186,7 @@ def ensure_demo_source(settings: Settings) -> Path | None:
     if not host or Path(host).exists():
         return None
     from scripts.demo import demo_months
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     config, windows = demo_months()
     Path(host).parent.mkdir(parents=True, exist_ok=True)

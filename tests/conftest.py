@@ -61,7 +61,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 @pytest.fixture(scope="session")
 def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo point-of-sale database: 3 months from 2025-01-01 at 5% of the demo's size."""
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     path = tmp_path_factory.mktemp("demo") / "pos.sqlite"
     generate(path, months=3, scale=0.05)

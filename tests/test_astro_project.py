@@ -366,7 +366,8 @@ def test_build_context_of_this_checkout(dockerignore) -> None:
         assert path in context
     for folder, example in [
         ("dags/", "dags/tributary_replication.py"),
-        ("plugins/", "plugins/tributary/demo/generate.py"),
+        ("plugins/", "plugins/tributary/__init__.py"),
+        ("scripts/", "scripts/demo_source/__main__.py"),
         ("include/", "include/pipelines/pos.yaml"),
         ("include/", "include/sql/sqlite/count.sql"),
         ("dbt/", "dbt/dbt_project.yml"),
@@ -412,11 +413,15 @@ def test_image_generates_the_demo_source_the_settings_connect_to() -> None:
 
     instructions = dockerfile_instructions(_read("Dockerfile"))
     generate = [
-        (n, args) for n, (keyword, args) in enumerate(instructions) if "tributary.demo.generate" in args
+        (n, args) for n, (keyword, args) in enumerate(instructions) if "-m scripts.demo_source" in args
     ]
     assert len(generate) == 1, "the Dockerfile generates the demo source once"
     at, command = generate[0]
     argv = command.split()
+    # the generator is a build tool outside plugins/, importable from the project root it is copied to
+    assert f"PYTHONPATH={AIRFLOW_HOME}" in argv
+    assert (ROOT / "scripts" / "demo_source" / "__main__.py").exists()
+    assert not (ROOT / "plugins" / "tributary" / "demo").exists()
     assert argv[argv.index("--out") + 1] == source_db
 
     # the source covers the demo config's windows, as `make demo` generates it

@@ -42,7 +42,7 @@ def _pipeline(name: str, lake: Path) -> str:
 @pytest.fixture(scope="session")
 def real_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     """`make airflow` in a throwaway home, with the test pipelines ``rp`` and ``rpbf``."""
-    from tributary.demo.generate import generate
+    from scripts.demo_source import generate
 
     work = tmp_path_factory.mktemp("real-airflow")
     source = work / "rp.sqlite"

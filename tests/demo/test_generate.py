@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tributary.demo.generate import TABLES, generate, main
+from scripts.demo_source import TABLES, generate, main
 
 SCALE = 0.05
 MONTHS = 3

@@ -16,13 +16,9 @@ import pytest
 from tributary.config import PROJECT_ROOT
 from tributary.dialects import DUCKDB, MSSQL, POSTGRES
 from tributary.errors import ConfigError, DataError
-from tributary.extracts.config import (
-    EXTRACTS_DIR_ENV,
-    FileSpec,
-    file_name,
-    load_extracts,
-    load_extracts_file,
-)
+from tributary.extracts.config import FileSpec
+from tributary.extracts.file_names import file_name
+from tributary.extracts.loader import EXTRACTS_DIR_ENV, load_extracts, load_extracts_file
 from tributary.extracts.sources import statement
 from tributary.extracts.writers import write_file
 from tributary.sql import render

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.extracts.conftest import PG_DATABASE, day
-from tributary.extracts.config import load_extracts
 from tributary.extracts.dag import build_extracts_dag
+from tributary.extracts.loader import load_extracts
 
 pytestmark = pytest.mark.airflow
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.extracts.conftest import day
 from tributary.errors import DataError
-from tributary.extracts.config import load_extracts_file
+from tributary.extracts.loader import load_extracts_file
 from tributary.extracts.run import run_extract
 from tributary.extracts.sources import duckdb_rows
 from tributary.transform.locks import WarehouseLockedError

@@ -13,7 +13,8 @@ import pytest
 
 from tests.extracts.conftest import day
 from tributary.errors import ConfigError
-from tributary.extracts.config import file_name, load_extracts_file
+from tributary.extracts.file_names import file_name
+from tributary.extracts.loader import load_extracts_file
 from tributary.extracts.run import run_extract
 from tributary.extracts.sources import duckdb_rows
 from tributary.windows import Window

@@ -1,24 +1,23 @@
-"""Extract definitions: YAML files in ``include/pipelines/extracts/`` read into strict models.
+"""Extract definitions: the strict models that the YAML files in ``include/pipelines/extracts/``
+are read into (:mod:`tributary.extracts.loader` reads them, :mod:`tributary.extracts.file_names`
+checks and renders the file names).
 
 One file holds a list of extracts; each names its source object, the file it becomes and where
 that file goes. Errors name the file, the line, the key path, the value and what is allowed, as
-the pipeline configs' do (the helpers of :mod:`tributary.config.loader` word them). Parse time reads
-the YAML (and checks that a query file exists) and nothing else.
+the pipeline configs' do. Parse time reads the YAML (and checks that a query file exists) and
+nothing else.
 """
 
 from __future__ import annotations
 
 import codecs
 import datetime as dt
-import os
 import re
-import string
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tributary.config.base import (
     LAKE_URLS,
@@ -30,12 +29,16 @@ from tributary.config.base import (
     first_repeat,
     show,
 )
-from tributary.config.loader import error_line, format_errors, key_path, line_of, read_yaml
 from tributary.errors import ConfigError
+from tributary.extracts.file_names import (
+    PATH_ALLOWED,
+    TOKENS_ALLOWED,
+    check_relative_path,
+    sample_tokens,
+    template_problem,
+)
 from tributary.transform.project import WAREHOUSE_CONN_ID
 
-DEFAULT_EXTRACTS_DIR = PROJECT_ROOT / "include" / "pipelines" / "extracts"
-EXTRACTS_DIR_ENV = "TRIBUTARY_EXTRACTS_DIR"
 DEFAULT_GROUP = "default"
 TARGET_SCHEMES = ("file", "s3", "gs")
 
@@ -71,30 +74,6 @@ class LineTerminator(StrEnum):
     crlf = "crlf"
 
 
-FILE_TOKENS = {
-    "name": "the extract's name",
-    "group": "its execution group",
-    "ext": "csv, tsv or parquet, plus .gz or .zst when compressed",
-    "ds": "the window's first day, YYYY-MM-DD (Airflow's ds)",
-    "ds_nodash": "the window's first day, YYYYMMDD",
-    "run_date": "the window's first day, a date: {run_date:%Y%m%d}",
-    "window_start": "the window's start, a UTC datetime: {window_start:%Y-%m-%d}",
-    "window_end": "the window's end (exclusive), a UTC datetime",
-}
-DATE_TOKENS = ("run_date", "window_start", "window_end")
-# strftime directives whose text is letters, digits or a sign, whatever the date: a date spec
-# made of them and of plain characters renders the same folders and dots on every day
-DATE_DIRECTIVES = "aAbBdHIjmMpSUwWyYGuVfzZ%"
-_SPEC_TEXT = re.compile(r"[A-Za-z0-9_.\-/]")
-_TOKENS_ALLOWED = (
-    "tokens " + ", ".join("{" + t + "}" for t in FILE_TOKENS) + "; only the dates take a format, "
-    "a strftime one ({run_date:%Y%m%d}, {run_date:%Y/%m}) of %"
-    + ", %".join(DATE_DIRECTIVES[:-1])
-    + " and letters, digits, _ . - /; no conversion (!r), attribute (.x) or index ([0])"
-)
-_PATH_ALLOWED = (
-    "a relative name: '/' makes sub-folders; no '..', '\\', empty or dot-leading folder or file names"
-)
 _TEXT_ONLY = (
     *("header", "delimiter", "quote_char", "quoting", "line_terminator", "encoding"),
     *("null_value", "date_format", "timestamp_format"),
@@ -104,90 +83,6 @@ PARAMETER_TOKENS = ("{window_start}", "{window_end}", "{window_start_date}", "{w
 
 Scalar = str | int | float | bool | dt.date | None
 _PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def sample_tokens(name: str = "example", group: str = DEFAULT_GROUP, ext: str = "csv") -> dict[str, Any]:
-    start = dt.datetime(2025, 1, 31, tzinfo=dt.UTC)
-    return file_tokens(name, group, ext, start, start + dt.timedelta(days=1))
-
-
-def file_tokens(
-    name: str, group: str, ext: str, window_start: dt.datetime, window_end: dt.datetime
-) -> dict[str, Any]:
-    """The values of the file-name tokens for one run of one extract."""
-    return {
-        "name": name,
-        "group": group,
-        "ext": ext,
-        "ds": window_start.strftime("%Y-%m-%d"),
-        "ds_nodash": window_start.strftime("%Y%m%d"),
-        "run_date": window_start.date(),
-        "window_start": window_start,
-        "window_end": window_end,
-    }
-
-
-def template_problem(template: str) -> str | None:
-    """What makes a file-name template more than the documented tokens and date formats, or
-    ``None``. ``str.format`` would walk attributes (``{name.__class__}``), index, convert, and
-    evaluate a replacement field nested in a format (``{name:.>{run_date.day}}``), whose text then
-    changes with the date: none of that is allowed."""
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        return f"is not a valid template ({exc}; write {{{{ and }}}} for a literal brace)"
-    for _text, field, spec, conversion in fields:
-        if field is None:
-            continue
-        shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        if field not in FILE_TOKENS:
-            if re.match(r"^\w+[.\[]", field):
-                return f"has {shown}: attribute or index access is not allowed"
-            return f"has an unknown token {shown}"
-        if conversion:
-            return f"has {shown}: a conversion (!{conversion}) is not allowed"
-        if not spec:
-            continue
-        if "{" in spec or "}" in spec:
-            return f"has {shown}: a token inside a format is not allowed"
-        if field not in DATE_TOKENS:
-            return f"has {shown}: only the dates take a format"
-        problem = _date_format_problem(spec)
-        if problem:
-            return f"has {shown}: {problem}"
-    return None
-
-
-def _date_format_problem(spec: str) -> str | None:
-    index = 0
-    while index < len(spec):
-        char = spec[index]
-        if char == "%":
-            directive = spec[index + 1 : index + 2]
-            if not directive or directive not in DATE_DIRECTIVES:
-                return f"the strftime directive %{directive} is not allowed"
-            index += 2
-            continue
-        if not _SPEC_TEXT.fullmatch(char):
-            return f"the character {char!r} is not allowed in a date format"
-        index += 1
-    return None
-
-
-def check_relative_path(rendered: str) -> str:
-    """``rendered`` if it is a relative path of plain names; ``ValueError`` saying why not."""
-    if rendered.startswith("/"):
-        raise ValueError(f"renders {rendered!r}, which starts with '/'")
-    for part in rendered.split("/"):
-        if not part:
-            raise ValueError(f"renders {rendered!r}, which has an empty folder or file name")
-        if part in (".", ".."):
-            raise ValueError(f"renders {rendered!r}, whose part {part!r} leaves its folder")
-        if part.startswith("."):
-            raise ValueError(f"renders {rendered!r}, whose part {part!r} starts with '.'")
-        if "\\" in part or any(ord(c) < 32 or c == "\x7f" for c in part):
-            raise ValueError(f"renders {rendered!r}, whose part {part!r} holds a '\\' or a control character")
-    return rendered
 
 
 class SourceSpec(StrictModel):
@@ -318,7 +213,7 @@ class Incremental(StrictModel):
 
 class FileSpec(StrictModel):
     format: ExtractFormat
-    name: Annotated[str, Field(min_length=1, description=_TOKENS_ALLOWED)] = "{name}_{ds_nodash}.{ext}"
+    name: Annotated[str, Field(min_length=1, description=TOKENS_ALLOWED)] = "{name}_{ds_nodash}.{ext}"
     header: bool = True
     delimiter: Annotated[
         str | None, Field(description="one character (default , for csv, a tab for tsv)")
@@ -477,7 +372,7 @@ class ExtractConfig(StrictModel):
                 f"extract {self.name!r}: the file name {problem}",
                 key=("file", "name"),
                 got=show(self.file.name),
-                allowed=_TOKENS_ALLOWED + "; " + _PATH_ALLOWED,
+                allowed=TOKENS_ALLOWED + "; " + PATH_ALLOWED,
             )
         return self
 
@@ -522,7 +417,6 @@ class Extract(BaseModel):
         return self.config.name
 
     def query_path(self) -> Path:
-        """The query file of an ``object_type: query`` extract."""
         """The query file of an ``object_type: query`` extract, which must be inside the YAML
         file's folder once symbolic links are followed (``ConfigError`` if not)."""
         assert self.config.source.query_file is not None
@@ -546,137 +440,3 @@ class Extract(BaseModel):
     @classmethod
     def from_xcom(cls, value: dict[str, Any]) -> Extract:
         return cls(config=ExtractConfig.model_validate(value["config"]), path=Path(value["path"]))
-
-
-# --- reading files, with the pipeline configs' messages ----------------------------------------
-
-
-def _invalid(path: Path, lines: list[str]) -> ConfigError:
-    count = len(lines)
-    return ConfigError(
-        f"{path}: invalid extract definitions ({count} error{'s' if count > 1 else ''})\n" + "\n".join(lines)
-    )
-
-
-def _read(path: Path) -> tuple[ExtractsFile, yaml.Node]:
-    data, root = read_yaml(path, "extract definitions")
-    if not isinstance(data, dict) or root is None:
-        got = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise _invalid(
-            path,
-            [
-                error_line(
-                    path,
-                    1,
-                    "(top level)",
-                    "an extracts file is a mapping",
-                    got,
-                    "a mapping with key extracts",
-                )
-            ],
-        )
-    try:
-        parsed = ExtractsFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_errors(path, root, exc, ExtractsFile, "extract definitions")) from exc
-    missing = []
-    for index, extract in enumerate(parsed.extracts):
-        if extract.source.object_type is ObjectType.query:
-            loc = ("extracts", index, "source", "query_file")
-            try:
-                query = Extract(config=extract, path=path).query_path()
-            except ConfigError:
-                outside = (path.parent / str(extract.source.query_file)).resolve()
-                what, allowed = f"the query file leads outside the folder, to {outside}", QUERY_FILE_ALLOWED
-            else:
-                if query.is_file():
-                    continue
-                what, allowed = f"the query file {query} does not exist", QUERY_FILE_ALLOWED
-            missing.append(
-                error_line(
-                    path, line_of(root, loc), key_path(loc), what, show(extract.source.query_file), allowed
-                )
-            )
-    if missing:
-        raise _invalid(path, missing)
-    return parsed, root
-
-
-def load_extracts_file(path: str | os.PathLike[str]) -> list[Extract]:
-    """The extracts of one file; ``ConfigError`` with a precise message when it is invalid."""
-    file = Path(path)
-    return [Extract(config=c, path=file) for c in _read(file)[0].extracts]
-
-
-def extracts_dir() -> Path:
-    """``$TRIBUTARY_EXTRACTS_DIR`` (relative to the project root) or ``include/pipelines/extracts``."""
-    folder = Path(os.environ.get(EXTRACTS_DIR_ENV) or DEFAULT_EXTRACTS_DIR).expanduser()
-    return folder if folder.is_absolute() else PROJECT_ROOT / folder
-
-
-def load_extracts(
-    folder: str | os.PathLike[str] | None = None,
-) -> tuple[list[Extract], list[ConfigError]]:
-    """Every valid extract of the folder's YAML files, and every error: a broken file hides no
-    other file's extracts. Names are unique across files."""
-    folder = Path(folder) if folder is not None else extracts_dir()
-    if not folder.is_dir():
-        if folder == DEFAULT_EXTRACTS_DIR and EXTRACTS_DIR_ENV not in os.environ:
-            return [], []
-        return [], [
-            ConfigError(f"{folder}: the extract definitions folder does not exist (${EXTRACTS_DIR_ENV})")
-        ]
-    extracts: list[Extract] = []
-    errors: list[ConfigError] = []
-    owners: dict[str, Path] = {}
-    files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file())
-    for path in files:
-        try:
-            parsed, root = _read(path)
-        except ConfigError as exc:
-            errors.append(exc)
-            continue
-        except Exception as exc:  # noqa: BLE001 - this file's problem, not every file's; recorded as its ConfigError
-            errors.append(ConfigError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}"))
-            continue
-        clashes = []
-        for index, config in enumerate(parsed.extracts):
-            if config.name in owners:
-                loc = ("extracts", index, "name")
-                clashes.append(
-                    error_line(
-                        path,
-                        line_of(root, loc),
-                        key_path(loc),
-                        f"extract {config.name!r} is already defined in {owners[config.name].name}",
-                        repr(config.name),
-                        f"a name no other file in {folder} uses",
-                    )
-                )
-        if clashes:
-            errors.append(_invalid(path, clashes))
-            continue
-        for config in parsed.extracts:
-            owners[config.name] = path
-            extracts.append(Extract(config=config, path=path))
-    return extracts, errors
-
-
-def file_name(extract: ExtractConfig, window_start: dt.datetime, window_end: dt.datetime) -> str:
-    """The file's name (a relative path) for a run's window."""
-    template = extract.file.name
-    tokens = file_tokens(
-        extract.name, extract.execution_group, extract.file.extension, window_start, window_end
-    )
-    # the definition was checked when it was loaded; this run's date is checked here, before
-    # anything is written
-    try:
-        problem = template_problem(template)
-        if problem:
-            raise ValueError(problem)
-        return check_relative_path(template.format(**tokens))
-    except (ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise ConfigError(
-            f"extract {extract.name!r}: key file.name {template!r} for the window starting "
-            f"{window_start:%Y-%m-%d}: the file name {exc}; allowed: {_TOKENS_ALLOWED}; {_PATH_ALLOWED}"
-        ) from None

@@ -24,8 +24,9 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from tributary.config import Schedule
 from tributary.dag_support import collect_dags
 from tributary.errors import ConfigError, TributaryError
-from tributary.extracts.config import Extract, load_extracts
+from tributary.extracts.config import Extract
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
+from tributary.extracts.loader import load_extracts
 from tributary.extracts.run import FAILED, Outcome, run_extract
 from tributary.extracts.warehouse import DEFAULT_LOCK_WAIT_SECONDS
 from tributary.timetable import CRON, WindowTimetable

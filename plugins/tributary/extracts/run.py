@@ -29,7 +29,8 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 
 from tributary.errors import ConfigError, LakeError
-from tributary.extracts.config import Extract, file_name
+from tributary.extracts.config import Extract
+from tributary.extracts.file_names import file_name
 from tributary.extracts.sources import Rows
 from tributary.extracts.writers import Written, write_file
 from tributary.lake_io import LakeRoot
