@@ -4,7 +4,7 @@ models of :mod:`.database` and :mod:`.files`.
 A config error names the file, the line, the key path, the value received and what is allowed,
 so that the import error Airflow shows is enough to fix the file. Nothing here touches a
 database, the network or an Airflow connection: this runs at DAG parse time. The extract
-definitions (:mod:`tributary.extracts.config`) word their errors with the same helpers.
+definitions (:mod:`tributary.extracts.loader`) word their errors with the same helpers.
 """
 
 from __future__ import annotations
