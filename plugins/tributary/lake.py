@@ -298,17 +298,19 @@ class Partition:
         """Step 2: upload the new parts, then remove every other data file of the partition."""
         self._run("create the partition folder", _make_dir, writing=True)
         for name in names:
-            self._run(
-                f"upload {name}", lambda p, name=name: upload(staging / name, _child(p, name)), writing=True
-            )
+
+            def put(p: Any, name: str = name) -> None:
+                upload(staging / name, _child(p, name))
+
+            self._run(f"upload {name}", put, writing=True)
         keep = {*names, MANIFEST, SUCCESS}
         for stale in sorted(set(self.listing()) - keep):
             log.info("%s: removing stale file %s", self.location, stale)
-            self._run(
-                f"remove {stale}",
-                lambda p, stale=stale: _child(p, stale).unlink(missing_ok=True),
-                writing=True,
-            )
+
+            def remove(p: Any, stale: str = stale) -> None:
+                _child(p, stale).unlink(missing_ok=True)
+
+            self._run(f"remove {stale}", remove, writing=True)
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Step 3: the manifest describes exactly the files now in the partition."""
@@ -407,6 +409,8 @@ def _size(path: Any) -> int:
     size = getattr(stat, "st_size", None)
     if size is None and isinstance(stat, dict):
         size = stat.get("size")
+    if size is None:
+        raise TypeError(f"{path}: no size in what stat() returned: {stat!r}")
     return int(size)
 
 

@@ -58,9 +58,9 @@ def _ident_filter(dialect: Dialect) -> Callable[[str], str]:
     if dialect.name == "mssql":
 
         def quote(name: str) -> str:
-            if _PYMSSQL_PLACEHOLDER.search(name):
+            if placeholder := _PYMSSQL_PLACEHOLDER.search(name):
                 raise ConfigError(
-                    f"identifier {name!r} contains {_PYMSSQL_PLACEHOLDER.search(name)[0]!r}, which "
+                    f"identifier {name!r} contains {placeholder[0]!r}, which "
                     "pymssql would replace as a query parameter; leave the column out with the "
                     "table's `columns:` list or read the table through a view that renames it"
                 )

@@ -214,7 +214,9 @@ class CheckConfig(StrictModel):
 
 class TableConfig(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=128, description="the table's name in the source")]
-    schema_: Annotated[str | None, Field(alias="schema")] = None
+    # Field(default=...) rather than Annotated: only there do type checkers take the alias as the
+    # keyword, so TableConfig(schema=...) type-checks
+    schema_: str | None = Field(default=None, alias="schema")
     mode: Mode
     date_column: str | None = None
     watermark_column: str | None = None

@@ -87,7 +87,7 @@ class SourceFailure(SourceError):
 
     kind: ClassVar[str] = "other"
     title: ClassVar[str] = "unrecognised source error"
-    permanent: ClassVar[bool] = False
+    permanent = False
 
     def __init__(self, message: str, *, target: Target, driver_message: str | None = None) -> None:
         super().__init__(message)
