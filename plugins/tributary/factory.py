@@ -128,7 +128,7 @@ def _timetable(config: PipelineConfig) -> WindowTimetable:
 def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, Any]) -> list[Any]:
     """extract >> verify >> commit of a database table; every task that opens a source session
     takes a slot of the source's pool."""
-    reading = {
+    reading: dict[str, Any] = {
         "source_conn_id": config.source.conn_id,
         "require_read_replica": config.source.require_read_replica,
         "application_intent": config.source.application_intent,
