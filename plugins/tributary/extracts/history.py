@@ -54,8 +54,9 @@ def history_rows(
         row = {column: outcome.get(column) for column in COLUMNS}
         row.update(dag_id=dag_id, run_id=run_id, requested_group=requested_group, recorded_at=recorded)
         for column in _TIMES:
-            if isinstance(row[column], str):
-                row[column] = dt.datetime.fromisoformat(row[column])
+            value = row[column]
+            if isinstance(value, str):
+                row[column] = dt.datetime.fromisoformat(value)
         rows.append(row)
     return rows
 
@@ -64,7 +65,7 @@ def write_history(
     path: Path, rows: list[dict[str, Any]], *, dag_id: str, run_id: str, lock_wait: float
 ) -> None:
     """Replace the run's rows of the history table with ``rows``, in one transaction."""
-    names = {"schema": HISTORY_SCHEMA, "table": HISTORY_TABLE}
+    names: dict[str, Any] = {"schema": HISTORY_SCHEMA, "table": HISTORY_TABLE}
     con = warehouse.connect(path, read_only=False, lock_wait=lock_wait)
     try:
         con.execute(render(DUCKDB, "extract_history_create", **names))

@@ -315,7 +315,11 @@ class PrimaryKeys:
             line=self.LINE,
             limit=MAX_VIOLATIONS,
         )
-        config = {"memory_limit": self.MEMORY_LIMIT, "threads": 1, "temp_directory": str(self.workdir)}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "memory_limit": self.MEMORY_LIMIT,
+            "threads": 1,
+            "temp_directory": str(self.workdir),
+        }
         with duckdb.connect(":memory:", config=config) as con:
             con.execute(render(DUCKDB, "extract_session"))  # UTC, so timestamptz keys read back as written
             found = con.execute(sql).fetch_arrow_table()
