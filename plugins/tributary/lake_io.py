@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any, TypeVar
 
 import tenacity
@@ -359,34 +360,13 @@ class LakeRoot:
                 self._open()
             return request(self._path)
 
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            self.retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            found = diagnose(exc, writing=writing) if exc else Diagnosis(Kind.OTHER, "?")
-            wait = state.next_action.sleep if state.next_action else 0.0
-            fresh = (
-                f"fresh credentials from connection {self.conn_id!r}"
-                if self.conn_id
-                else "a freshly opened lake root"
-            )
-            log.warning(
-                "%s: attempt %d of %d failed (%s: %s); retrying in %.1fs with %s",
-                what,
-                state.attempt_number,
-                policy.attempts,
-                found.kind.value,
-                found.reason,
-                wait,
-                fresh if self._reopen else "the same lake root",
-            )
-
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(policy.attempts),
             wait=tenacity.wait_exponential_jitter(
                 initial=policy.initial, max=policy.maximum, jitter=policy.jitter
             ),
             retry=tenacity.retry_if_exception(lambda e: diagnose(e, writing=writing).retryable),
-            before_sleep=log_retry,
+            before_sleep=partial(self._log_retry, what, writing),
             reraise=True,
         )
         try:
@@ -398,14 +378,40 @@ class LakeRoot:
             if found.kind is Kind.PERMANENT:
                 raise LakeAccessError(self._advice(what, found)) from exc
             if found.retryable:
-                raise LakeUnavailableError(
-                    f"{what}: still failing after {attempt} attempt(s) over "
-                    f"{time.monotonic() - started:.0f}s ({found.kind.value}: {found.reason}); "
-                    f"the lake {self.label} is unreachable or overloaded. The task's retries will "
-                    "try again; if it persists, check the network path to the store"
-                    + (" and the credentials of the connection" if self.conn_id else "")
-                ) from exc
+                raise self._unavailable(what, found, attempt, time.monotonic() - started) from exc
             raise
+
+    def _log_retry(self, what: str, writing: bool, state: tenacity.RetryCallState) -> None:
+        """Count an in-place retry and say in the task's log why, when, and with what root."""
+        self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        found = diagnose(exc, writing=writing) if exc else Diagnosis(Kind.OTHER, "?")
+        wait = state.next_action.sleep if state.next_action else 0.0
+        fresh = (
+            f"fresh credentials from connection {self.conn_id!r}"
+            if self.conn_id
+            else "a freshly opened lake root"
+        )
+        log.warning(
+            "%s: attempt %d of %d failed (%s: %s); retrying in %.1fs with %s",
+            what,
+            state.attempt_number,
+            self.policy.attempts,
+            found.kind.value,
+            found.reason,
+            wait,
+            fresh if self._reopen else "the same lake root",
+        )
+
+    def _unavailable(
+        self, what: str, found: Diagnosis, attempts: int, seconds: float
+    ) -> LakeUnavailableError:
+        return LakeUnavailableError(
+            f"{what}: still failing after {attempts} attempt(s) over {seconds:.0f}s "
+            f"({found.kind.value}: {found.reason}); the lake {self.label} is unreachable or "
+            "overloaded. The task's retries will try again; if it persists, check the network path "
+            "to the store" + (" and the credentials of the connection" if self.conn_id else "")
+        )
 
     def _advice(self, what: str, found: Diagnosis) -> str:
         who = (
