@@ -70,16 +70,11 @@ def _warehouse(conn_id: str) -> tuple[Path, float]:
 
 def _open_rows(extract: Extract, window: Window) -> Any:
     """A function that opens the extract's source and gives its rows."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
     from tributary.extracts.sources import database_rows, duckdb_rows
+    from tributary.hooks.sources import conn_type_of
 
     conn_id = extract.config.source.conn_id
-    try:
-        conn_type = (BaseHook.get_connection(conn_id).conn_type or "").lower()
-    except AirflowNotFoundException:
-        conn_type = ""  # open_reader says what to do about a missing connection
+    conn_type = conn_type_of(conn_id)  # "" when undefined: open_reader says what to do about it
     if conn_type == "duckdb" or (conn_id == WAREHOUSE_CONN_ID and not conn_type):
         path, lock_wait = _warehouse(conn_id)
         return lambda: duckdb_rows(path, extract, window, lock_wait=lock_wait)
