@@ -18,7 +18,7 @@ from tributary.errors import DataError
 from tributary.extracts.config import load_extracts_file
 from tributary.extracts.run import run_extract
 from tributary.extracts.sources import duckdb_rows
-from tributary.transform.locks import WarehouseLockedError
+from tributary.hooks.warehouse import WarehouseLockedError
 from tributary.windows import Window
 
 WINDOW = Window(day(4), day(5))

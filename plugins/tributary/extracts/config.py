@@ -32,7 +32,7 @@ from tributary.config.base import (
 )
 from tributary.config.loader import error_line, format_errors, key_path, line_of, read_yaml
 from tributary.errors import ConfigError
-from tributary.transform.project import WAREHOUSE_CONN_ID
+from tributary.hooks.warehouse import WAREHOUSE_CONN_ID
 
 DEFAULT_EXTRACTS_DIR = PROJECT_ROOT / "include" / "pipelines" / "extracts"
 EXTRACTS_DIR_ENV = "TRIBUTARY_EXTRACTS_DIR"

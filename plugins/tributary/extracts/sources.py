@@ -172,7 +172,7 @@ def duckdb_rows(path: Path, extract: Extract, window: Window, *, lock_wait: floa
     """The extract's rows from a DuckDB file opened read-only (released when the block ends)."""
     import duckdb
 
-    from tributary.extracts import warehouse
+    from tributary.hooks import warehouse
 
     problem = _unsupported(extract, "duckdb")
     if problem:

@@ -24,7 +24,8 @@ from cosmos.config import ProfileConfig
 from cosmos.profiles.base import BaseProfileMapping
 
 from tributary.failures.secrets import sensitive
-from tributary.transform.project import WAREHOUSE_CONN_ID, Lake, warehouse_path
+from tributary.hooks.warehouse import WAREHOUSE_CONN_ID, warehouse_path
+from tributary.transform.project import Lake
 
 # sensitive beyond the words of ``tributary.failures.secrets``: an access key's id travels with it
 _ALSO_SECRET = ("key_id",)
