@@ -12,8 +12,8 @@ import pytest
 from tests.lake.conftest import ObjectLake
 from tributary.config import load_config
 from tributary.factory import bronze_asset, build_dag
+from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS, Partition
-from tributary.storage import lake_root
 
 pytestmark = pytest.mark.airflow
 

@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 
 def lake_root(url: str, conn_id: str | None) -> LakeRoot:
     """The lake root for the core: opened on first use, and re-opened from the connection (fresh
-    credentials) before each in-place retry of a request (``tributary.storage``)."""
-    from tributary.storage import lake_root as storage_lake_root
+    credentials) before each in-place retry of a request (``tributary.hooks.lake``)."""
+    from tributary.hooks.lake import lake_root as hooks_lake_root
 
-    return storage_lake_root(url, conn_id)
+    return hooks_lake_root(url, conn_id)
 
 
 def run_window(context: Any, schedule: Schedule) -> Window:
