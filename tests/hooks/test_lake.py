@@ -5,6 +5,7 @@ tests marked "upgrade guard" fail, naming the function to fix, if an upgrade cha
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -101,3 +102,15 @@ def test_a_lake_connection_that_names_nothing_fails_with_what_to_do() -> None:
         LakeAccessError, match=r"lake connection 'lake_never_defined' is not defined.*type aws"
     ):
         fresh_filesystem("s3", "lake_never_defined")
+
+
+def test_s3_credentials_come_from_the_aws_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the dbt profile's DuckDB secret is made of (``tributary.transform.profile``)."""
+    from tributary.hooks.lake import s3_credentials
+
+    extra = {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-3"}
+    conn = {"conn_type": "aws", "login": "AKIDHOOKS", "password": "hooks-s3cret", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_KEYS", json.dumps(conn))
+    found = s3_credentials("lake_keys")
+    assert (found.access_key, found.secret_key, found.token) == ("AKIDHOOKS", "hooks-s3cret", None)
+    assert (found.region, found.endpoint) == ("eu-west-3", "http://127.0.0.1:9")

@@ -12,6 +12,7 @@ that expired, or a secret rotated in the connection, is picked up by the next re
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,3 +135,31 @@ def check_bucket(root: LakeRoot) -> None:
     bucket = urlsplit(root.url).netloc
     # "writing": a missing bucket is what "not found" means here
     root.run(f"find bucket {bucket!r}", lambda path: path.fs.info(bucket), writing=True)
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """What an Airflow ``aws`` connection resolves to: keys (a role's temporary ones with their
+    session token), the region, and the S3 endpoint URL when the connection names one."""
+
+    access_key: str | None
+    secret_key: str | None
+    token: str | None
+    region: str | None
+    endpoint: str | None
+
+
+def s3_credentials(conn_id: str | None) -> S3Credentials:
+    """The S3 credentials of the lake connection ``conn_id``, resolved by the provider's
+    ``AwsBaseHook`` (keys, an assumed role, a profile, the environment)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=conn_id, client_type="s3")
+    credentials = hook.get_credentials()
+    return S3Credentials(
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        token=credentials.token,
+        region=hook.conn_region_name,
+        endpoint=hook.conn_config.get_service_endpoint_url("s3"),
+    )
