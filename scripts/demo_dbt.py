@@ -56,7 +56,7 @@ def print_gold(warehouse: Path) -> None:
     """A few rows of two gold tables, read-only."""
     import duckdb
 
-    from tributary.transform.locks import find_lock_conflict, lock_message
+    from tributary.hooks.warehouse import find_lock_conflict, lock_message
 
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
@@ -81,8 +81,8 @@ def run() -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.pool import Pool
 
+    from tributary.hooks.warehouse import POOL
     from tributary.transform.factory import SETUP_DAG_ID
-    from tributary.transform.project import POOL
     from tributary.transform.runs import run_report
 
     Pool.create_or_update_pool(POOL, 1, "Tributary: dbt on DuckDB has one writer", include_deferred=False)

@@ -10,7 +10,7 @@ disk first, so a retry re-sends one file; nothing is re-extracted. A permanent f
 bucket, access denied, rejected credentials) fails at once with a message that names the
 connection and what to fix.
 
-No Airflow import here: the Airflow adapter (:mod:`tributary.storage`) passes ``open_root``, a
+No Airflow import here: the Airflow adapter (:mod:`tributary.hooks.lake`) passes ``open_root``, a
 callable that builds a fresh root path each time it is called.
 """
 

@@ -24,7 +24,7 @@ def main(plugins: str) -> None:
     sys.path.insert(0, plugins)
     from tributary.config import FileTableConfig
     from tributary.files.extract import Landing, extract_files
-    from tributary.storage import lake_root
+    from tributary.hooks.lake import lake_root
 
     table = FileTableConfig.model_validate(
         {

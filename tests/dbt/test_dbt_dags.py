@@ -15,7 +15,8 @@ from airflow.sdk import DAG, AssetAll
 from tributary.config import PIPELINES_DIR_ENV, PROJECT_ROOT, load_config
 from tributary.dag_support import bronze_asset
 from tributary.transform.factory import DbtManifestMissingError, build_dbt_dags
-from tributary.transform.project import MANIFEST_ENV, POOL
+from tributary.hooks.warehouse import POOL
+from tributary.transform.project import MANIFEST_ENV
 
 DBT_DAG_FILE = PROJECT_ROOT / "dags" / "tributary_dbt.py"
 POS_CONFIG = PROJECT_ROOT / "include" / "pipelines" / "pos.yaml"

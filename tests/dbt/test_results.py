@@ -1,5 +1,5 @@
 """The report's core without Airflow: dbt's run results made small, grouped by step, test failures
-by severity; DuckDB's lock error read back into who holds the file."""
+by severity (DuckDB's lock error: ``tests/hooks/test_warehouse.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tributary.transform.locks import WarehouseLockedError, find_lock_conflict, raise_if_locked
 from tributary.transform.results import (
     Step,
     TaskRun,
@@ -111,33 +110,3 @@ def test_a_step_that_did_not_run_is_reported_as_such() -> None:
     text = format_report("report", steps)
     assert "\ntest           not run (upstream failed) " in text
     assert run_failed(steps) == ["task seed.a_seed: boom"]
-
-
-def test_the_lock_holder_is_read_from_duckdbs_own_error(tmp_path: Path) -> None:
-    path = tmp_path / "warehouse.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
-            str(path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ok"
-        with pytest.raises(duckdb.IOException) as caught:
-            duckdb.connect(str(path))
-        found = find_lock_conflict(str(caught.value))
-        assert found is not None and found.pid == holder.pid and found.path == str(path)
-        assert "time.sleep(60)" in (found.command_line() or "")
-        with pytest.raises(
-            WarehouseLockedError,
-            match=rf"(?s)locked by another process: PID {holder.pid} .*kill {holder.pid}",
-        ):
-            raise_if_locked("some other error", str(caught.value))
-    finally:
-        holder.kill()
-        holder.wait()
-    assert find_lock_conflict("Catalog Error: Table with name x does not exist") is None

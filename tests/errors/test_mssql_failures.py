@@ -44,7 +44,7 @@ from tributary.failures import (
     classify,
 )
 from tributary.failures.classify import CONNECT, QUERY, recognise
-from tributary.operators._common import open_reader
+from tributary.hooks.sources import open_reader
 
 PASSWORD = "Sa-Pa55word!"
 TARGET = Target(

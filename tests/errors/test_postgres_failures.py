@@ -27,7 +27,8 @@ from tributary.failures import (
     SourceUnreachable,
     UnknownHost,
 )
-from tributary.operators._common import fail_fast, open_reader
+from tributary.hooks.sources import open_reader
+from tributary.operators._common import fail_fast
 
 SALES = TableConfig(name="sales", mode="full")
 # the postgres provider connects with psycopg 3 when SQLAlchemy 2 is installed, else psycopg2

@@ -26,8 +26,9 @@ from tests.support.pg import Certificates, PgCluster, make_certificates, remove_
 from tributary.config import TableConfig
 from tributary.dialects.columns import schema_of
 from tributary.failures import AuthenticationFailed, TlsFailed
+from tributary.hooks.sources import open_reader
 from tributary.lake import SUCCESS
-from tributary.operators._common import fail_fast, open_reader
+from tributary.operators._common import fail_fast
 
 APP_PASSWORD = "Tls-app-s3cret-Pw"
 OTHER_PASSWORD = "Tls-other-s3cret-Pw"

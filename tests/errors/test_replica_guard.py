@@ -19,7 +19,7 @@ from tributary.dialects import MSSQL, POSTGRES, SQLITE
 from tributary.errors import ConfigError
 from tributary.failures import NotAReplica, SourceUnreachable
 from tributary.failures.replica import check_replica, sqlite_uri_read_only
-from tributary.operators._common import mssql_read_intent, open_reader
+from tributary.hooks.sources import open_reader
 from tributary.replication import RunInfo, commit_table, extract_table, verify_table
 from tributary.sql import render
 from tributary.windows import Window
@@ -178,26 +178,6 @@ def test_mssql_replica_answers(answers: list[Any], is_replica: bool, said: str) 
 
 
 # -- SQL Server read intent (ApplicationIntent=ReadOnly) --------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("extra", "intent", "expected"),
-    [
-        ({}, None, None),
-        ({"read_only": True}, None, None),
-        ({}, "ReadOnly", {"read_only": True}),
-        ({"read_only": True}, "ReadWrite", {"read_only": False}),
-        (
-            {"ApplicationIntent": "ReadOnly", "tds_version": "7.4"},
-            None,
-            {"tds_version": "7.4", "read_only": True},
-        ),
-        ({"application_intent": "ReadWrite"}, "ReadOnly", {"read_only": True}),
-        ({"read_only": "false"}, None, {"read_only": False}),
-    ],
-)
-def test_mssql_read_intent_extra(extra: dict, intent: str | None, expected: dict | None) -> None:
-    assert mssql_read_intent(extra, intent) == expected
 
 
 def test_application_intent_reaches_pymssql_as_read_only(monkeypatch) -> None:

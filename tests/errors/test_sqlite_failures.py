@@ -12,7 +12,7 @@ import pytest
 from tributary.config import TableConfig
 from tributary.errors import CatalogError
 from tributary.failures import DatabaseMissing, ObjectMissing, SourceTimeout
-from tributary.operators._common import open_reader
+from tributary.hooks.sources import open_reader
 
 SALES = TableConfig(name="sales", mode="full")
 

@@ -18,7 +18,7 @@ from tributary.errors import DataError
 from tributary.extracts.loader import load_extracts_file
 from tributary.extracts.run import run_extract
 from tributary.extracts.sources import duckdb_rows
-from tributary.transform.locks import WarehouseLockedError
+from tributary.hooks.warehouse import WarehouseLockedError
 from tributary.windows import Window
 
 WINDOW = Window(day(4), day(5))
@@ -86,7 +86,7 @@ def test_a_failure_midway_leaves_the_previous_file_and_a_rerun_replaces_it(tmp_p
 
 def test_an_s3_target_gets_the_file_under_its_final_key_only(tmp_path: Path, moto_s3, monkeypatch) -> None:
     from tests.lake.conftest import FAST
-    from tributary.storage import lake_root
+    from tributary.hooks.lake import lake_root
 
     bucket = moto_s3.create_bucket("extracts-out")
     monkeypatch.setenv("AIRFLOW_CONN_EXTRACT_S3", moto_s3.connection_json())

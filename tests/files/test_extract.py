@@ -19,10 +19,10 @@ from tributary.config import FileTableConfig
 from tributary.errors import ConcurrentRunError, RejectedFilesError
 from tributary.files.extract import Landing, extract_files, files_partition
 from tributary.files.verify import commit_files, verify_files
+from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS
 from tributary.lake_io import LakeRoot, RetryPolicy
 from tributary.manifest import Manifest
-from tributary.storage import lake_root
 
 FAST = RetryPolicy(attempts=3, initial=0.05, maximum=0.2, jitter=0.05)
 WINDOW_END = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)

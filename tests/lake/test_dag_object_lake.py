@@ -13,8 +13,8 @@ from tests.lake.conftest import ObjectLake
 from tributary.config import load_config
 from tributary.dag_support import bronze_asset
 from tributary.factory import build_dag
+from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS, Partition
-from tributary.storage import lake_root
 
 pytestmark = pytest.mark.airflow
 

@@ -18,11 +18,11 @@ from tests.lake.conftest import FAST, ObjectLake, write_partition
 from tests.lake.test_object_lake import ITEMS, JANUARY, SALES, lake_ids, replicate, source_ids
 from tests.support.faultproxy import FaultProxy, http_response
 from tributary.config import Schedule
+from tributary.hooks.lake import lake_root
 from tributary.lake import Partition
 from tributary.lake_io import LakeAccessError, LakeUnavailableError, RetryPolicy
 from tributary.manifest import Manifest
 from tributary.replication import table_partition
-from tributary.storage import lake_root
 
 S3_UNAVAILABLE = http_response(
     "503 Service Unavailable",

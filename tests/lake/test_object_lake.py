@@ -14,11 +14,11 @@ import pytest
 from tests.lake.conftest import FAST, ObjectLake
 from tributary.config import Mode, Schedule, TableConfig
 from tributary.errors import IncompletePartitionError
+from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS, Partition
 from tributary.manifest import Manifest
 from tributary.readers.sqlite import SqliteReader
 from tributary.replication import commit_table, extract_table, table_partition, verify_table
-from tributary.storage import lake_root
 from tributary.windows import Window
 
 JANUARY = Window(dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2025, 2, 1, tzinfo=dt.UTC))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.lake.conftest import FAST, ObjectLake, write_partition
+from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS, Partition, list_partitions, path_segment
-from tributary.storage import lake_root
 
 NAMES = [
     "Order Details",

@@ -16,8 +16,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from tests.lake.conftest import ObjectLake, write_partition
 from tributary.config import load_config
+from tributary.hooks.lake import lake_root
 from tributary.sensors import LakePartitionSensor
-from tributary.storage import lake_root
 from tributary.triggers import LakePartitionTrigger
 
 ITEMS = {"table": "items", "partition": "snapshot_date=2025-01-01"}

@@ -617,7 +617,7 @@ def test_an_extract_holds_one_session_in_all(big_table) -> None:
 
 
 def operator_reader(cluster: Any) -> PostgresReader:
-    """A reader as ``operators/_common.open_reader`` builds it: its catalog session on demand."""
+    """A reader as ``tributary.hooks.sources.open_reader`` builds it: its catalog session on demand."""
     return PostgresReader(conn_id="t", connect=lambda: psycopg2.connect(cluster.dsn), libpq=libpq(cluster))
 
 

@@ -37,7 +37,7 @@ from tributary.extracts.file_names import (
     sample_tokens,
     template_problem,
 )
-from tributary.transform.project import WAREHOUSE_CONN_ID
+from tributary.hooks.warehouse import WAREHOUSE_CONN_ID
 
 DEFAULT_GROUP = "default"
 TARGET_SCHEMES = ("file", "s3", "gs")

@@ -16,21 +16,19 @@ import datetime as dt
 import logging
 import os
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from tributary.config import Schedule
 from tributary.dag_support import collect_dags
-from tributary.errors import ConfigError, TributaryError
+from tributary.errors import TributaryError
 from tributary.extracts.config import Extract
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
 from tributary.extracts.loader import load_extracts
 from tributary.extracts.run import FAILED, Outcome, run_extract
-from tributary.extracts.warehouse import DEFAULT_LOCK_WAIT_SECONDS
+from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_settings
 from tributary.timetable import CRON, WindowTimetable
-from tributary.transform.project import POOL, WAREHOUSE_CONN_ID, warehouse_path
 from tributary.windows import Window, window_containing
 
 log = logging.getLogger(__name__)
@@ -54,37 +52,15 @@ def run_window(context: Any) -> Window:
     return window_containing(moment, Schedule.daily)
 
 
-def _warehouse(conn_id: str) -> tuple[Path, float]:
-    """The warehouse file and how long to wait for its lock, from its Airflow connection."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        raise ConfigError(
-            f"the warehouse connection {conn_id!r} is not defined: create it with `airflow connections "
-            f"add {conn_id} --conn-type duckdb --conn-host data/warehouse.duckdb` (or the environment "
-            f"variable AIRFLOW_CONN_{conn_id.upper()})"
-        ) from exc
-    extra = conn.extra_dejson if conn.extra else {}
-    return warehouse_path(conn.host), float(extra.get("lock_wait_seconds", DEFAULT_LOCK_WAIT_SECONDS))
-
-
 def _open_rows(extract: Extract, window: Window) -> Any:
     """A function that opens the extract's source and gives its rows."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
     from tributary.extracts.sources import database_rows, duckdb_rows
+    from tributary.hooks.sources import conn_type_of
 
     conn_id = extract.config.source.conn_id
-    try:
-        conn_type = (BaseHook.get_connection(conn_id).conn_type or "").lower()
-    except AirflowNotFoundException:
-        conn_type = ""  # open_reader says what to do about a missing connection
+    conn_type = conn_type_of(conn_id)  # "" when undefined: open_reader says what to do about it
     if conn_type == "duckdb" or (conn_id == WAREHOUSE_CONN_ID and not conn_type):
-        path, lock_wait = _warehouse(conn_id)
+        path, lock_wait = warehouse_settings(conn_id)
         return lambda: duckdb_rows(path, extract, window, lock_wait=lock_wait)
     return lambda: database_rows(conn_id, extract, window)
 
@@ -184,7 +160,7 @@ def summarize(warehouse_conn_id: str) -> dict[str, Any]:
         outcomes.append(found)
     run_id = context["run_id"]
     dag_id = context["dag"].dag_id
-    path, lock_wait = _warehouse(warehouse_conn_id)
+    path, lock_wait = warehouse_settings(warehouse_conn_id)
     write_history(
         path,
         history_rows(outcomes, dag_id=dag_id, run_id=run_id, requested_group=group),

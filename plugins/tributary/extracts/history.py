@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tributary.dialects import DUCKDB
-from tributary.extracts import warehouse
+from tributary.hooks import warehouse
 from tributary.sql import render
 
 HISTORY_SCHEMA = "tributary"

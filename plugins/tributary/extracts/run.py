@@ -133,7 +133,7 @@ def run_extract(
     """Write the extract's file for ``window`` and publish it; the outcome of a success.
 
     :param open_rows: opens the source and gives the rows (the source is released when it ends)
-    :param lake_root: builds the lake root of an object-store target (``tributary.storage``)
+    :param lake_root: builds the lake root of an object-store target (``tributary.hooks.lake``)
     :param outcome: the outcome to fill in (its start time is the extract's)
     """
     outcome = outcome or Outcome.start(extract, window)
@@ -154,9 +154,9 @@ def run_extract(
     else:
         inside_target(extract, base, relative)
         if lake_root is None:
-            from tributary.storage import lake_root as storage_lake_root
+            from tributary.hooks.lake import lake_root as hooks_lake_root
 
-            lake_root = storage_lake_root
+            lake_root = hooks_lake_root
         with tempfile.TemporaryDirectory(prefix="tributary-extract-") as staging:
             local = Path(staging) / Path(relative).name
             written = write(local)  # the source is released before the upload

@@ -172,7 +172,7 @@ def duckdb_rows(path: Path, extract: Extract, window: Window, *, lock_wait: floa
     """The extract's rows from a DuckDB file opened read-only (released when the block ends)."""
     import duckdb
 
-    from tributary.extracts import warehouse
+    from tributary.hooks import warehouse
 
     problem = _unsupported(extract, "duckdb")
     if problem:
@@ -209,7 +209,7 @@ def _duckdb_batches(reader: Any, path: Path) -> Iterator[pa.RecordBatch]:
 @contextlib.contextmanager
 def database_rows(conn_id: str, extract: Extract, window: Window) -> Iterator[Rows]:
     """The extract's rows from a source database through its Airflow connection."""
-    from tributary.operators._common import open_reader
+    from tributary.hooks.sources import open_reader
 
     with open_reader(conn_id) as reader:
         dialect = reader.dialect

@@ -1,37 +1,22 @@
-"""What the replication operators share: building a reader and a lake root, the run's window."""
+"""What the replication operators share: their base classes, the run's window, and the reader and
+lake root they get from ``tributary.hooks``."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from airflow.sdk import BaseHook, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
-from airflow.sdk.log import mask_secret
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tributary.config import FileTableConfig, Schedule, TableConfig
-from tributary.dialects import dialect_for_conn_type
-from tributary.errors import ConfigError, TributaryError
-from tributary.failures import (
-    CONNECT,
-    ConnectionUndefined,
-    DatabaseMissing,
-    NotAReplica,
-    Target,
-    classified,
-    failure,
-)
-from tributary.failures.replica import sqlite_uri_read_only
+from tributary.errors import TributaryError
 from tributary.files.landing import Landing
+from tributary.hooks.sources import open_reader
 from tributary.lake_io import LakeRoot
-from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
 from tributary.replication import RunInfo
 from tributary.windows import Window, check_in_range, window_containing
@@ -41,10 +26,10 @@ log = logging.getLogger(__name__)
 
 def lake_root(url: str, conn_id: str | None) -> LakeRoot:
     """The lake root for the core: opened on first use, and re-opened from the connection (fresh
-    credentials) before each in-place retry of a request (``tributary.storage``)."""
-    from tributary.storage import lake_root as storage_lake_root
+    credentials) before each in-place retry of a request (``tributary.hooks.lake``)."""
+    from tributary.hooks.lake import lake_root as hooks_lake_root
 
-    return storage_lake_root(url, conn_id)
+    return hooks_lake_root(url, conn_id)
 
 
 def run_window(context: Any, schedule: Schedule) -> Window:
@@ -89,60 +74,6 @@ def run_clock(dag_run: Any) -> dt.datetime | None:
     return max(moments) if moments else None
 
 
-def _libpq_params(conn: Any) -> dict[str, Any]:
-    """What DuckDB's scanner connects with: the connection's fields, and every libpq setting of
-    its extra (sslmode, sslrootcert, sslcert, sslkey, sslpassword, ...). The extra's keys win, as
-    in the provider's hook, which hands the whole extra to psycopg: both paths connect alike."""
-    from tributary.readers.postgres import LIBPQ_KEYWORDS
-
-    extra = conn.extra_dejson if conn.extra else {}
-    return {
-        "host": conn.host,
-        "port": conn.port,
-        "user": conn.login,
-        "password": conn.password,
-        "dbname": conn.schema or extra.get("database"),
-        **{key: value for key, value in extra.items() if key in LIBPQ_KEYWORDS},
-    }
-
-
-@contextlib.contextmanager
-def open_reader(
-    conn_id: str, *, require_read_replica: bool = False, application_intent: str | None = None
-) -> Iterator[SourceReader]:
-    """A source reader whose DB-API connection comes from the provider's hook when first used,
-    and is closed afterwards.
-
-    A source driver's error raised while the reader is in use -- connecting, the catalog, counts,
-    batches -- comes out as its class of ``tributary.failures``: a message that names the
-    connection and says what to do, ``permanent`` or not, the driver's error as its cause.
-
-    :param conn_id: the source's Airflow connection (sqlite, postgres or mssql)
-    :param require_read_replica: before anything else is read, the source must show that the
-        connection reads a read-only replica; ``NotAReplica`` (permanent) otherwise
-    :param application_intent: ``ReadOnly`` opens SQL Server sessions with read intent, which an
-        availability group listener routes to a readable secondary (pymssql's ``read_only``,
-        FreeTDS's read-only intent); ``ReadWrite`` clears a ``read_only`` of the connection's extra
-    """
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        raise failure(ConnectionUndefined, Target(conn_id)) from exc
-    dialect = dialect_for_conn_type(conn.conn_type)
-    target = Target.of(conn, dialect.name)
-    for secret in target.secrets:  # the Task SDK masks the password; the extra's values too
-        mask_secret(secret)
-    with classified(target):
-        source = _source_session(conn_id, conn, target, application_intent)
-        reader = reader_for(dialect, conn_id=conn_id, connect=source.connect, **source.options)
-        try:
-            if require_read_replica:
-                _require_read_replica(reader, target, sqlite_read_only=source.read_only)
-            yield reader
-        finally:
-            reader.release()
-
-
 @contextlib.contextmanager
 def fail_fast() -> Iterator[None]:
     """Permanent errors fail the task without retries; transient ones keep Airflow's retries.
@@ -159,101 +90,6 @@ def fail_fast() -> Iterator[None]:
         if exc.permanent:
             raise AirflowFailException(str(exc)) from exc
         raise
-
-
-@dataclass(frozen=True)
-class _SourceSession:
-    """How a reader opens its connection: ``connect`` (errors classified as connect errors),
-    the reader's options, and whether the connection opens its source read-only (SQLite)."""
-
-    connect: Callable[[], Any]
-    options: dict[str, Any]
-    read_only: bool = False
-
-
-def _source_session(
-    conn_id: str, conn: Any, target: Target, application_intent: str | None
-) -> _SourceSession:
-    options: dict[str, Any] = {}
-    read_only = False
-    if application_intent == "ReadOnly" and target.dialect != "mssql":
-        raise ConfigError(
-            f"source.application_intent: ReadOnly asks SQL Server for read-intent routing, and "
-            f"connection {conn_id!r} is a {target.dialect} connection; remove application_intent "
-            "from the pipeline config (a PostgreSQL source reads a standby when its Host is one)"
-        )
-    if target.dialect == "sqlite":
-        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
-
-        sqlite_hook = SqliteHook(sqlite_conn_id=conn_id)
-        uri = sqlite_hook.get_uri().replace("sqlite:///", "file:", 1)  # what get_conn opens
-        read_only = sqlite_uri_read_only(uri)
-
-        def get_conn() -> Any:
-            _require_sqlite_file(uri, target)
-            return sqlite_hook.get_conn()
-
-    elif target.dialect == "postgres":
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-        get_conn = PostgresHook(postgres_conn_id=conn_id).get_conn
-        options["libpq"] = _libpq_params(conn)
-    else:
-        from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
-
-        mssql_hook = MsSqlHook(mssql_conn_id=conn_id)
-        extra = mssql_read_intent(conn.extra_dejson if conn.extra else {}, application_intent)
-        if extra is not None:  # the hook hands its connection's extra to pymssql.connect
-            mssql_hook.connection.extra = json.dumps(extra)
-        get_conn = mssql_hook.get_conn
-
-    def connect() -> Any:
-        with classified(target, phase=CONNECT):
-            return get_conn()
-
-    return _SourceSession(connect, options, read_only)
-
-
-_INTENT_KEYS = {"applicationintent", "application_intent"}
-
-
-def mssql_read_intent(extra: dict[str, Any], application_intent: str | None) -> dict[str, Any] | None:
-    """The extra to give pymssql for ``application_intent`` (``None``: leave it as it is).
-
-    pymssql takes the intent as ``read_only=True``; an ODBC-style ``ApplicationIntent`` key in
-    the extra is translated (pymssql.connect would refuse it), the config's setting wins, and a
-    ``"read_only": "false"`` string -- true to Python -- is read as the false it means.
-    """
-    intent = application_intent
-    for key in [k for k in extra if k.lower() in _INTENT_KEYS]:
-        intent = intent or str(extra[key])
-    wanted: bool | None = None
-    if intent is not None:
-        wanted = intent.replace("_", "").lower() == "readonly"
-    elif isinstance(extra.get("read_only"), str):
-        wanted = extra["read_only"].strip().lower() in ("1", "true", "yes", "on")
-    if wanted is None and not any(k.lower() in _INTENT_KEYS for k in extra):
-        return None
-    cleaned = {k: v for k, v in extra.items() if k.lower() not in _INTENT_KEYS and k != "read_only"}
-    return {**cleaned, "read_only": bool(wanted)} if wanted is not None else cleaned
-
-
-def _require_sqlite_file(uri: str, target: Target) -> None:
-    """SQLite creates a missing file: a mistyped path would read as an empty database."""
-    parts = urlsplit(uri)
-    path = unquote(parts.path)
-    if "mode=memory" in parts.query or path in ("", ":memory:") or Path(path).exists():
-        return
-    raise failure(DatabaseMissing, target, advice="sqlite_missing_file")
-
-
-def _require_read_replica(reader: SourceReader, target: Target, *, sqlite_read_only: bool) -> None:
-    from tributary.failures.replica import check_replica
-
-    check = check_replica(reader, sqlite_read_only_uri=sqlite_read_only)
-    if not check.is_replica:
-        raise failure(NotAReplica, target, found=check.evidence)
-    log.info("Connection %r reads a read-only replica: %s", target.conn_id, check.evidence)
 
 
 class TableTaskOperator(BaseOperator):

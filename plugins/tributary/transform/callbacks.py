@@ -13,8 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tributary.transform.locks import WarehouseLockedError, raise_if_locked
-from tributary.transform.project import warehouse_path
+from tributary.hooks.warehouse import WarehouseLockedError, raise_if_locked, warehouse_file
 from tributary.transform.results import slim_run_results
 
 log = logging.getLogger(__name__)
@@ -101,9 +100,7 @@ def keep_run_results(
         if slim is None:
             slim = {"command": "", "elapsed": 0.0, "nodes": [], "error": _last_error(tail)}
     elif warehouse_conn_id:
-        from airflow.sdk import BaseHook
-
-        count_rows(warehouse_path(BaseHook.get_connection(warehouse_conn_id).host), slim["nodes"])
+        count_rows(warehouse_file(warehouse_conn_id), slim["nodes"])
     locked: WarehouseLockedError | None = None
     try:
         raise_if_locked(*texts)

@@ -22,14 +22,13 @@ from airflow.sdk import DAG, Asset, AssetAll, AssetAny, TaskGroup, chain
 from tributary.config import PipelineConfig, load_all
 from tributary.dag_support import bronze_asset
 from tributary.errors import ConfigError
+from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID
 from tributary.transform.callbacks import keep_run_results
 from tributary.transform.profile import PrivateProfileConfig, TributaryDuckDBProfileMapping
 from tributary.transform.project import (
     DBT_PROFILE_NAME,
     DBT_TARGET_NAME,
     LAYERS,
-    POOL,
-    WAREHOUSE_CONN_ID,
     Lake,
     dbt_project_dir,
     dbt_vars,

@@ -24,7 +24,8 @@ from cosmos.config import ProfileConfig
 from cosmos.profiles.base import BaseProfileMapping
 
 from tributary.failures.secrets import sensitive
-from tributary.transform.project import WAREHOUSE_CONN_ID, Lake, warehouse_path
+from tributary.hooks.warehouse import WAREHOUSE_CONN_ID, warehouse_path
+from tributary.transform.project import Lake
 
 # sensitive beyond the words of ``tributary.failures.secrets``: an access key's id travels with it
 _ALSO_SECRET = ("key_id",)
@@ -133,10 +134,9 @@ class TributaryDuckDBProfileMapping(BaseProfileMapping):
 
 def _s3_secret(lake: Lake) -> dict[str, Any]:
     """A DuckDB S3 secret from the lake's Airflow ``aws`` connection (keys, region, endpoint)."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from tributary.hooks.lake import s3_credentials
 
-    hook = AwsBaseHook(aws_conn_id=lake.conn_id, client_type="s3")
-    credentials = hook.get_credentials()
+    credentials = s3_credentials(lake.conn_id)
     bucket = lake.url.split("://", 1)[1].split("/", 1)[0]
     secret: dict[str, Any] = {
         "type": "s3",
@@ -145,11 +145,10 @@ def _s3_secret(lake: Lake) -> dict[str, Any]:
         "key_id": credentials.access_key,
         "secret": credentials.secret_key,
         "session_token": credentials.token,
-        "region": hook.conn_region_name or "us-east-1",
+        "region": credentials.region or "us-east-1",
     }
-    endpoint = hook.conn_config.get_service_endpoint_url("s3")
-    if endpoint:
-        scheme, _, host = endpoint.partition("://")
+    if credentials.endpoint:
+        scheme, _, host = credentials.endpoint.partition("://")
         secret.update({"endpoint": host.rstrip("/"), "url_style": "path", "use_ssl": scheme == "https"})
     return {k: v for k, v in secret.items() if v is not None}
 

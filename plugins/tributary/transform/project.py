@@ -1,4 +1,5 @@
-"""Where the dbt project, its manifest and the warehouse are, and what dbt is told about the lake.
+"""Where the dbt project and its manifest are, and what dbt is told about the lake (the warehouse:
+``tributary.hooks.warehouse``).
 
 No Airflow and no I/O beyond the pipeline configs' YAML: the DAG factory calls this at parse time.
 """
@@ -17,13 +18,6 @@ MANIFEST_ENV = "TRIBUTARY_DBT_MANIFEST"
 DBT_PROFILE_NAME = "tributary"
 DBT_TARGET_NAME = "warehouse"
 
-WAREHOUSE_CONN_ID = "tributary_warehouse"
-"""The Airflow connection of the warehouse: conn type ``duckdb``, host = the ``.duckdb`` file."""
-DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
-"""The warehouse file when the connection names none (relative to the project root)."""
-POOL = "dbt_duckdb"
-"""DuckDB has one writer: every dbt task takes the one slot of this pool."""
-
 LAKES_VAR = "tributary_lakes"
 LAYERS = ("silver", "gold")
 """The model layers (dbt tags), in build order; the setup DAG clears them in reverse."""
@@ -40,13 +34,6 @@ def manifest_path(project_dir: Path | None = None) -> Path:
     if explicit:
         return Path(explicit)
     return (project_dir or dbt_project_dir()) / "target" / "manifest.json"
-
-
-def warehouse_path(host: str | None) -> Path:
-    """The ``.duckdb`` file of a connection host: relative paths are taken from the project root
-    (dbt runs in a temporary copy of the project, so its working directory says nothing)."""
-    path = Path(host).expanduser() if host else DEFAULT_WAREHOUSE
-    return path if path.is_absolute() else (PROJECT_ROOT / path)
 
 
 @dataclass(frozen=True)

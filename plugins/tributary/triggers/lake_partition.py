@@ -31,7 +31,7 @@ def check(
 ) -> dict[str, PartitionState]:
     """One poke: the state of every partition waited for (and, if ``bucket``, first make sure the
     lake's bucket exists, so that a typo in the URL fails instead of waiting until the timeout)."""
-    from tributary.storage import check_bucket, lake_root
+    from tributary.hooks.lake import check_bucket, lake_root
 
     root = lake_root(lake_url, lake_conn_id, policy=POKE_POLICY)
     states = partition_states(root, source, partitions)

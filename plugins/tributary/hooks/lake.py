@@ -1,4 +1,4 @@
-"""The lake's Airflow side: a :class:`~tributary.lake_io.LakeRoot` over Airflow's
+"""The lake's connection: a :class:`~tributary.lake_io.LakeRoot` over Airflow's
 ``ObjectStoragePath`` whose filesystem is rebuilt from the Airflow connection each time the root
 is opened (first use, and before every in-place retry).
 
@@ -12,6 +12,7 @@ that expired, or a secret rotated in the connection, is picked up by the next re
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,12 +42,12 @@ def open_lake_path(url: str, conn_id: str | None) -> ObjectStoragePath:
     if protocol in LOCAL:
         return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
     fs = fresh_filesystem(protocol, conn_id)
-    path = ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
-    wrapped = getattr(path, "__wrapped__", None)
-    if wrapped is not None:
-        # ObjectStoragePath hands the authenticated filesystem to the UPath it wraps only when a
-        # conn_id is given; without one (default credentials) do the same, so both agree.
-        wrapped._fs_cached = fs
+    if conn_id:
+        # the path hands the filesystem attached for (protocol, conn_id) -- ``fs`` -- to the UPath
+        # it wraps, which serves its reads and writes
+        return ObjectStoragePath(url, conn_id=conn_id)
+    path = ObjectStoragePath(url)
+    _wrap_filesystem(path, fs)
     return path
 
 
@@ -54,22 +55,51 @@ def fresh_filesystem(protocol: str, conn_id: str | None) -> Any:
     """A new fsspec filesystem for ``protocol`` built from ``conn_id`` by the provider, made the
     one Airflow's object storage uses for that connection from now on."""
     from airflow.sdk.io import attach
-    from airflow.sdk.io import store as airflow_store
     from airflow.sdk.io.fs import get_fs
 
     alias = f"{protocol}-{conn_id}" if conn_id else protocol
-    cached = airflow_store._STORE_CACHE.get(alias)
-    old = cached.__dict__.get("fs") if cached is not None else None
+    old = _built_filesystem(alias)
     if old is not None:
         type(old).clear_instance_cache()  # fsspec would hand back the same instance
     fs = _build(get_fs, protocol, conn_id)
     if fs is old:  # pragma: no cover - only if a provider caches filesystems of its own
         type(fs).clear_instance_cache()
         fs = _build(get_fs, protocol, conn_id)
-    airflow_store._STORE_CACHE.pop(alias, None)
+    _airflow_stores().pop(alias, None)  # attach() keeps a cached store whatever fs it is given
     attach(protocol, conn_id, fs=fs)
     log.debug("built a new %s filesystem from connection %r", protocol, conn_id)
     return fs
+
+
+def _airflow_stores() -> dict[str, Any]:
+    """Airflow's object stores, one per ``protocol-conn_id`` alias for the life of the process.
+
+    Private to Airflow (``airflow.sdk.io.store._STORE_CACHE``): ``attach`` returns the cached store
+    of an alias whatever filesystem it is given, and nothing public drops one, so a filesystem
+    built with fresh credentials can only replace the old one here.
+    ``tests/hooks/test_lake.py`` fails, naming this function, if an Airflow upgrade changes it.
+    """
+    from airflow.sdk.io import store
+
+    return store._STORE_CACHE
+
+
+def _built_filesystem(alias: str) -> Any:
+    """The filesystem Airflow's store of ``alias`` has built; ``None`` if it has none yet (its
+    ``fs`` is a cached property, built on first use: reading it would build one)."""
+    store = _airflow_stores().get(alias)
+    return store.__dict__.get("fs") if store is not None else None
+
+
+def _wrap_filesystem(path: ObjectStoragePath, fs: Any) -> None:
+    """Make ``fs`` the filesystem of the UPath that ``path`` wraps and delegates its work to.
+
+    ``ObjectStoragePath`` does this itself when it has a ``conn_id``; without one (the default
+    credentials) the wrapped UPath would build a filesystem of its own from fsspec's instance
+    cache, which may hold old credentials. Private to universal_pathlib (``UPath._fs_cached``);
+    ``tests/hooks/test_lake.py`` fails, naming this function, if an upgrade changes it.
+    """
+    path.__wrapped__._fs_cached = fs
 
 
 def _build(get_fs: Any, protocol: str, conn_id: str | None) -> Any:
@@ -105,3 +135,31 @@ def check_bucket(root: LakeRoot) -> None:
     bucket = urlsplit(root.url).netloc
     # "writing": a missing bucket is what "not found" means here
     root.run(f"find bucket {bucket!r}", lambda path: path.fs.info(bucket), writing=True)
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """What an Airflow ``aws`` connection resolves to: keys (a role's temporary ones with their
+    session token), the region, and the S3 endpoint URL when the connection names one."""
+
+    access_key: str | None
+    secret_key: str | None
+    token: str | None
+    region: str | None
+    endpoint: str | None
+
+
+def s3_credentials(conn_id: str | None) -> S3Credentials:
+    """The S3 credentials of the lake connection ``conn_id``, resolved by the provider's
+    ``AwsBaseHook`` (keys, an assumed role, a profile, the environment)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=conn_id, client_type="s3")
+    credentials = hook.get_credentials()
+    return S3Credentials(
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        token=credentials.token,
+        region=hook.conn_region_name,
+        endpoint=hook.conn_config.get_service_endpoint_url("s3"),
+    )

@@ -1,0 +1,129 @@
+"""The package's shape, kept by tests (issue #15): features are siblings over a shared core, the
+core and the shared Airflow glue import no feature, and no module or function outgrows a screen's
+worth of reading.
+
+Imports are read from the source (every ``import``/``from`` statement, the ones inside functions
+too), so a lazy import that would break the rule at run time is caught as well.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "plugins" / "tributary"
+
+# Each feature's modules may import the core, the shared glue and their own package; never
+# another feature. What two of them share moves down.
+FEATURES = ("replication", "files", "extracts", "transform")
+# Composition: the replication DAG factory (database and file tables in one DAG per source) and
+# the operators package (the Airflow face of the replication and files features). They may
+# import features; nothing below them imports them.
+COMPOSITION = ("factory", "operators")
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+# Where the line limits apply: the code users run and read (tests and generated data aside).
+CODE = ("plugins", "dags", "scripts", "bench")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, name: str | None = None) -> set[str]:
+    """The ``tributary`` modules ``path`` (module ``name``) imports, absolute names (relative
+    imports resolved)."""
+    name = name or _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.add(module)
+            # `from tributary import files` imports the module tributary.files
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return {m for m in found if m == "tributary" or m.startswith("tributary.")}
+
+
+def _area(module: str) -> str:
+    """The top-level piece of ``tributary`` a module belongs to (``files``, ``lake``, ...)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+KNOWN_AREAS = {_area(m) for m in MODULES}
+
+
+def _imported_areas(path: Path) -> set[str]:
+    return {_area(m) for m in _imports(path)} & KNOWN_AREAS
+
+
+def _violations(allowed: set[str] | None, forbidden: set[str], modules: list[str]) -> list[str]:
+    found = []
+    for module in modules:
+        for area in sorted(_imported_areas(MODULES[module]) & forbidden):
+            if allowed is None or area not in allowed:
+                found.append(f"{module} imports tributary.{area}")
+    return found
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_a_feature_imports_no_other_feature(feature: str) -> None:
+    mine = [m for m in MODULES if _area(m) == feature]
+    assert mine, f"feature package tributary.{feature} is missing"
+    others = set(FEATURES) - {feature}
+    assert _violations(None, others | set(COMPOSITION), mine) == []
+
+
+def test_the_core_and_the_glue_import_no_feature() -> None:
+    below = [m for m in MODULES if _area(m) not in (*FEATURES, *COMPOSITION) and m != "tributary"]
+    assert _violations(None, set(FEATURES) | set(COMPOSITION), below) == []
+
+
+def test_the_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    # the checks above are only as good as this reader: an import inside a function counts
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import tributary.lake\ndef f():\n    from .transform import project\n    from .. import windows\n",
+        encoding="utf-8",
+    )
+    found = _imports(probe, "tributary.files.probe")
+    assert {"tributary.lake", "tributary.files.transform.project", "tributary.windows"} <= found
+    assert _area("tributary.files.probe") == "files"
+    assert _violations(None, {"windows"}, ["tributary.files.extract"]) == []
+
+
+def _code_files() -> list[Path]:
+    return sorted(p for top in CODE for p in (ROOT / top).rglob("*.py") if ".venv" not in p.parts)
+
+
+def test_no_module_is_over_500_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _code_files()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"split these modules by job (at most {MAX_MODULE_LINES} lines): {long}"
+
+
+def test_no_function_is_over_60_lines() -> None:
+    long = []
+    for path in _code_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == [], f"split these into steps of at most {MAX_FUNCTION_LINES} lines: {long}"
