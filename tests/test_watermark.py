@@ -16,19 +16,13 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
+from tributary.batches import RunInfo, committed_partitions, last_committed
 from tributary.config import Schedule, TableConfig
 from tributary.drift import SchemaDriftError
 from tributary.errors import ConcurrentRunError
 from tributary.lake import SUCCESS
 from tributary.readers.postgres import PostgresReader
-from tributary.replication import (
-    RunInfo,
-    commit_table,
-    committed_partitions,
-    extract_table,
-    last_committed,
-    verify_table,
-)
+from tributary.replication import commit_table, extract_table, verify_table
 from tributary.windows import Window
 
 UTC = dt.UTC
@@ -249,7 +243,7 @@ def test_discard_columns_leaves_new_columns_out(db, tmp_path) -> None:
 
 def test_batch_ids_sort_by_creation_time_even_within_one_second() -> None:
     """The newest committed batch is found by name: ids of runs in the same second must sort."""
-    from tributary.replication import new_batch_id
+    from tributary.batches import new_batch_id
 
     noon = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
     made = [new_batch_id(noon + dt.timedelta(microseconds=us)) for us in (0, 1, 10, 999_999)]

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from tributary.audit import Audit, with_audit_schema
+from tributary.batches import RunInfo, committed_partitions, new_batch_id
 from tributary.config import FileTableConfig, parse_duration
 from tributary.files.contract import FileRejected, contract_schema
 from tributary.files.landing import Landing, list_files, local_copy, quarantine_path
@@ -36,7 +37,6 @@ from tributary.manifest import (
     schema_fields,
 )
 from tributary.parts import PartFile, part_name, write_parts
-from tributary.replication import RunInfo, committed_partitions, new_batch_id
 
 log = logging.getLogger(__name__)
 

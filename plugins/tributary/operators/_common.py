@@ -16,6 +16,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
 from airflow.sdk.log import mask_secret
 
+from tributary.batches import RunInfo
 from tributary.config import FileTableConfig, Schedule, TableConfig
 from tributary.dialects import dialect_for_conn_type
 from tributary.errors import ConfigError, TributaryError
@@ -33,7 +34,6 @@ from tributary.files.landing import Landing
 from tributary.lake_io import LakeRoot
 from tributary.readers import reader_for
 from tributary.readers.base import SourceReader
-from tributary.replication import RunInfo
 from tributary.windows import Window, check_in_range, window_containing
 
 log = logging.getLogger(__name__)
