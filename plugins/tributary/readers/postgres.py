@@ -287,21 +287,8 @@ class PostgresReader(SourceReader):
                 label=label,
             )
         context, statements = self._audited_selects(table, columns, window, audit)
-        ctid_sessions = table.sessions if window is None else 1
         label = label or f"{context['schema']}.{table.name}"
-        if len(statements) > 1:
-            log.info("%s: %d slices of the window side by side, one session each", label, len(statements))
-        log.info(
-            "%s: DuckDB reads through the postgres scanner over %d session(s), pyarrow writes the parts",
-            label,
-            ctid_sessions * len(statements),
-        )
-        scan = _Scan(
-            settings=render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None),
-            attach=scanner_attach(self.libpq, context["schema"]),
-            schema=with_audit_schema(schema_of(columns)),
-            batch_size=table.batch_size,
-        )
+        scan = self._scan(table, columns, window, context["schema"], len(statements), label)
 
         def write(index: int) -> list[PartFile]:
             with contextlib.closing(scan.batches(statements[index])) as batches:  # closes its DuckDB
@@ -341,6 +328,33 @@ class PostgresReader(SourceReader):
             for bounds in slices
         ]
         return context, statements
+
+    def _scan(
+        self,
+        table: TableConfig,
+        columns: list[Column],
+        window: Window | None,
+        schema: str,
+        slices: int,
+        label: str,
+    ) -> _Scan:
+        """The scanner's settings for a read of ``slices`` slices: a whole table over the table's
+        ``sessions`` (ctid ranges side by side), a window over one session a slice."""
+        ctid_sessions = table.sessions if window is None else 1
+        scan = _Scan(
+            settings=render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None),
+            attach=scanner_attach(self.libpq, schema),
+            schema=with_audit_schema(schema_of(columns)),
+            batch_size=table.batch_size,
+        )
+        if slices > 1:
+            log.info("%s: %d slices of the window side by side, one session each", label, slices)
+        log.info(
+            "%s: DuckDB reads through the postgres scanner over %d session(s), pyarrow writes the parts",
+            label,
+            ctid_sessions * slices,
+        )
+        return scan
 
     def _scanned(
         self,
