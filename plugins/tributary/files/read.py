@@ -292,27 +292,51 @@ _BLOCK_SIZE = 1 << 20
 # -- JSON Lines ----------------------------------------------------------------------------------
 
 
-def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
-    options = table.options
-    contract = table.contract
-    names = contract.names
-    reject_extra = contract.extra_columns is ExtraColumns.reject
-    schema = contract_schema(contract)
-    values: dict[str, list[Any]] = {name: [] for name in names}
-    lines: list[int] = []
-    problems: list[Violation] = []
-    rows_before = 0
+class _JsonlRows:
+    """The rows of a JSON Lines file read since the last batch, by contract column, with their
+    lines."""
 
-    def flush() -> Chunk:
-        taken = {name: list(column) for name, column in values.items()}
-        at = list(lines)
+    def __init__(self, table: FileTableConfig) -> None:
+        self.table = table
+        self.schema = contract_schema(table.contract)
+        self.values: dict[str, list[Any]] = {name: [] for name in table.contract.names}
+        self.lines: list[int] = []
+        self.rows_before = 0
+
+    def add(self, record: dict[str, Any], number: int) -> None:
+        for name, column in self.values.items():
+            column.append(record.get(name))
+        self.lines.append(number)
+
+    def chunk(self) -> Chunk:
+        """The rows as a batch of the contract; :class:`FileRejected` with their violations."""
+        taken = {name: list(column) for name, column in self.values.items()}
+        at = list(self.lines)
 
         def line_of(index: int) -> int | None:
             return at[index]
 
-        columns = {c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in contract.columns}
-        return _convert(columns, schema, rows_before, line_of), line_of
+        options = self.table.options
+        columns = {
+            c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in self.table.contract.columns
+        }
+        return _convert(columns, self.schema, self.rows_before, line_of), line_of
 
+    def take(self) -> Chunk:
+        """The rows as a batch, and start the next batch."""
+        chunk = self.chunk()
+        self.rows_before += len(self.lines)
+        for column in self.values.values():
+            column.clear()
+        self.lines.clear()
+        return chunk
+
+
+def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
+    options = table.options
+    reject_extra = table.contract.extra_columns is ExtraColumns.reject
+    rows = _JsonlRows(table)
+    problems: list[Violation] = []
     with path.open(encoding=options.encoding, newline="\n") as fh:
         for number, text in _jsonl_lines(fh, options, problems):
             record = _jsonl_object(text, number)
@@ -320,22 +344,16 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
                 problems.append(record)
             else:
                 if reject_extra:
-                    problems += _extra_keys(record, values, number)
-                for name in names:
-                    values[name].append(record.get(name))
-                lines.append(number)
+                    problems += _extra_keys(record, rows.values, number)
+                rows.add(record, number)
             if len(problems) >= MAX_VIOLATIONS:
                 break
-            if len(lines) >= table.batch_size and not problems:
-                yield flush()
-                rows_before += len(lines)
-                for column in values.values():
-                    column.clear()
-                lines.clear()
+            if len(rows.lines) >= table.batch_size and not problems:
+                yield rows.take()
     if problems:
-        _reject_jsonl(problems, flush if lines else None)
-    if lines:
-        yield flush()
+        _reject_jsonl(problems, rows.chunk if rows.lines else None)
+    if rows.lines:
+        yield rows.take()
 
 
 def _reject_jsonl(problems: list[Violation], flush: Callable[[], Chunk] | None) -> NoReturn:
