@@ -160,16 +160,7 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
         column_names=None if options.header else table.contract.names,
         block_size=max(_BLOCK_SIZE, 1 << (2 * longest + 2).bit_length()),
     )
-    header_line = options.skip_rows + 1 if options.header else None
-    try:
-        with pcsv.open_csv(path, read_options=read, parse_options=parse) as probe:
-            names = list(probe.schema.names)
-        invalid.clear()  # the probe parsed the first block: the read below reports its rows again
-    except pa.ArrowInvalid as exc:
-        raise FileRejected([Violation(line=header_line, reason=_unreadable(table, exc))]) from exc
-    problems = _columns_rule(table, names, header_line)
-    if problems:
-        raise FileRejected(problems[:MAX_VIOLATIONS])
+    names = _text_header(path, table, read, parse, invalid)
     convert = pcsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         include_columns=table.contract.names,
@@ -207,6 +198,28 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
             rows_before += raw.num_rows
     if invalid:
         raise FileRejected(invalid)
+
+
+def _text_header(
+    path: Path,
+    table: FileTableConfig,
+    read: pcsv.ReadOptions,
+    parse: pcsv.ParseOptions,
+    invalid: list[Violation],
+) -> list[str]:
+    """The file's column names, checked against the contract's."""
+    options = table.options
+    header_line = options.skip_rows + 1 if options.header else None
+    try:
+        with pcsv.open_csv(path, read_options=read, parse_options=parse) as probe:
+            names = list(probe.schema.names)
+        invalid.clear()  # the probe parsed the first block: the read after it reports its rows again
+    except pa.ArrowInvalid as exc:
+        raise FileRejected([Violation(line=header_line, reason=_unreadable(table, exc))]) from exc
+    problems = _columns_rule(table, names, header_line)
+    if problems:
+        raise FileRejected(problems[:MAX_VIOLATIONS])
+    return names
 
 
 def _parse_options(table: FileTableConfig, on_invalid: Callable[[Any], str]) -> pcsv.ParseOptions:
