@@ -21,6 +21,7 @@ from tributary.config import Schedule, TableConfig
 from tributary.drift import SchemaDriftError
 from tributary.errors import ConcurrentRunError
 from tributary.lake import SUCCESS
+from tributary.manifest import Manifest
 from tributary.readers.postgres import PostgresReader
 from tributary.replication import commit_table, extract_table, verify_table
 from tributary.windows import Window
@@ -279,3 +280,22 @@ def test_overlapping_runs_the_second_commit_refuses(db, tmp_path) -> None:
     assert committed == [one.batch_id, first.batch_id], "batch 2 is not committed"
     assert ConcurrentRunError.permanent
     commit_table(table, batch_id=one.batch_id, **place)  # a retry of the commit that won passes
+
+
+def test_the_high_watermark_is_the_largest_value_written_or_the_one_carried(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tributary.replication.watermark import high_watermark
+
+    part = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"at": pa.array([dt.date(2025, 1, 3), None, dt.date(2025, 1, 2)])}), part)
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"at": pa.array([], pa.timestamp("us"))}), empty)
+    state = Manifest.model_validate({
+        "source": "s", "table": "t", "mode": "watermark", "partition": "batch=b", "batch_id": "b",
+        "created_at": T0, "rows": 0, "files": [], "schema": [], "high_watermark": T0,
+    })  # fmt: skip
+    assert high_watermark([part], "at", None, False) == dt.datetime(2025, 1, 3, tzinfo=UTC)  # a date, as UTC
+    assert high_watermark([empty], "at", state, False) == T0, "nothing new: the state stays"
+    assert high_watermark([empty], "at", state, True) is None, "a full reload carries nothing"
+    assert high_watermark([part, empty], "at", state, False) == T0
