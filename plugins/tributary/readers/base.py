@@ -1,4 +1,5 @@
-"""The DB-API reader every dialect shares: catalog, counts and batches through one cursor."""
+"""The DB-API reader every dialect shares: catalog, counts and batches through one cursor, and a
+table's Parquet parts written from those batches (``write_parts``)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +137,7 @@ class _Scan:
     schema: pa.Schema
     batch_size: int
 
-    def batches(self, statement: str) -> Iterator[pa.RecordBatch]:
+    def batches(self, statement: str) -> Generator[pa.RecordBatch]:
         """The rows of ``statement`` from a DuckDB of their own, as batches of ``schema``."""
         con = duckdb_connection()
         try:
