@@ -15,7 +15,8 @@ CORE = [
     "tributary.config", "tributary.dialects", "tributary.readers", "tributary.lake",
     "tributary.lake_io", "tributary.parts", "tributary.manifest", "tributary.checks",
     "tributary.sql", "tributary.audit", "tributary.drift", "tributary.windows", "tributary.errors",
-    "tributary.replication", "tributary.failures", "tributary.files.read", "tributary.files.contract",
+    "tributary.replication", "tributary.batches", "tributary.failures", "tributary.files.read",
+    "tributary.files.contract", "tributary.files.extract", "tributary.files.verify",
 ]  # fmt: skip
 
 

@@ -16,19 +16,14 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
+from tributary.batches import RunInfo, committed_partitions, last_committed
 from tributary.config import Schedule, TableConfig
 from tributary.drift import SchemaDriftError
 from tributary.errors import ConcurrentRunError
 from tributary.lake import SUCCESS
+from tributary.manifest import Manifest
 from tributary.readers.postgres import PostgresReader
-from tributary.replication import (
-    RunInfo,
-    commit_table,
-    committed_partitions,
-    extract_table,
-    last_committed,
-    verify_table,
-)
+from tributary.replication import commit_table, extract_table, verify_table
 from tributary.windows import Window
 
 UTC = dt.UTC
@@ -249,7 +244,7 @@ def test_discard_columns_leaves_new_columns_out(db, tmp_path) -> None:
 
 def test_batch_ids_sort_by_creation_time_even_within_one_second() -> None:
     """The newest committed batch is found by name: ids of runs in the same second must sort."""
-    from tributary.replication import new_batch_id
+    from tributary.batches import new_batch_id
 
     noon = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
     made = [new_batch_id(noon + dt.timedelta(microseconds=us)) for us in (0, 1, 10, 999_999)]
@@ -285,3 +280,22 @@ def test_overlapping_runs_the_second_commit_refuses(db, tmp_path) -> None:
     assert committed == [one.batch_id, first.batch_id], "batch 2 is not committed"
     assert ConcurrentRunError.permanent
     commit_table(table, batch_id=one.batch_id, **place)  # a retry of the commit that won passes
+
+
+def test_the_high_watermark_is_the_largest_value_written_or_the_one_carried(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tributary.replication.watermark import high_watermark
+
+    part = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"at": pa.array([dt.date(2025, 1, 3), None, dt.date(2025, 1, 2)])}), part)
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"at": pa.array([], pa.timestamp("us"))}), empty)
+    state = Manifest.model_validate({
+        "source": "s", "table": "t", "mode": "watermark", "partition": "batch=b", "batch_id": "b",
+        "created_at": T0, "rows": 0, "files": [], "schema": [], "high_watermark": T0,
+    })  # fmt: skip
+    assert high_watermark([part], "at", None, False) == dt.datetime(2025, 1, 3, tzinfo=UTC)  # a date, as UTC
+    assert high_watermark([empty], "at", state, False) == T0, "nothing new: the state stays"
+    assert high_watermark([empty], "at", state, True) is None, "a full reload carries nothing"
+    assert high_watermark([part, empty], "at", state, False) == T0

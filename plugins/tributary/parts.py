@@ -75,6 +75,58 @@ def check_not_null(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> None
             )
 
 
+class _Files:
+    """Parquet files ``path_of(0)``, ``path_of(1)``, ... of ``schema``, each closed (and
+    listed in ``parts``) once it holds ``rows_per_file`` rows."""
+
+    def __init__(
+        self, schema: pa.Schema, path_of: Callable[[int], Path], compression: str, rows_per_file: int
+    ) -> None:
+        self.schema = schema
+        self.path_of = path_of
+        self.codec = None if compression == "none" else compression
+        self.rows_per_file = rows_per_file
+        self.parts: list[PartFile] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._path: Path | None = None
+        self._rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        offset = 0
+        while offset < batch.num_rows:
+            if self._writer is None:
+                self._open()
+            assert self._writer is not None
+            take = min(batch.num_rows - offset, self.rows_per_file - self._rows)
+            self._writer.write_batch(batch.slice(offset, take))
+            offset += take
+            self._rows += take
+            if self._rows >= self.rows_per_file:
+                self._close()
+
+    def finish(self) -> list[PartFile]:
+        """The files written; one with the schema and no rows if no row came."""
+        if self._writer is None and not self.parts:
+            self._open()
+        self._close()
+        return self.parts
+
+    def _open(self) -> None:
+        self._path = self.path_of(len(self.parts))
+        self._writer = pq.ParquetWriter(
+            self._path, self.schema, compression=self.codec, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT
+        )
+        self._rows = 0
+
+    def _close(self) -> None:
+        if self._writer is None or self._path is None:
+            return
+        self._writer.close()
+        self._writer = None
+        path = self._path
+        self.parts.append(PartFile(path.name, self._rows, path.stat().st_size, _sha256(path)))
+
+
 def write_files(
     batches: Iterable[pa.RecordBatch],
     *,
@@ -90,52 +142,20 @@ def write_files(
     No rows still yield one file with the schema and no rows, so that readers see the columns of
     an empty window.
     """
-    codec = None if compression == "none" else compression
-    parts: list[PartFile] = []
-    writer: pq.ParquetWriter | None = None
-    path: Path | None = None
-    file_rows = total = 0
+    files = _Files(schema, path_of, compression, rows_per_file)
+    total = 0
     started = last_log = time.monotonic()
-
-    def close() -> None:
-        nonlocal writer
-        if writer is None or path is None:
-            return
-        writer.close()
-        writer = None
-        parts.append(PartFile(path.name, file_rows, path.stat().st_size, _sha256(path)))
-
-    def open_next() -> None:
-        nonlocal writer, path, file_rows
-        path = path_of(len(parts))
-        writer = pq.ParquetWriter(
-            path, schema, compression=codec, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT
-        )
-        file_rows = 0
-
     for batch in batches:
         if batch.num_rows == 0:
             continue
         check_not_null(batch, schema, label)
-        offset = 0
-        while offset < batch.num_rows:
-            if writer is None:
-                open_next()
-            assert writer is not None
-            take = min(batch.num_rows - offset, rows_per_file - file_rows)
-            writer.write_batch(batch.slice(offset, take))
-            offset += take
-            file_rows += take
-            total += take
-            if file_rows >= rows_per_file:
-                close()
+        files.write(batch)
+        total += batch.num_rows
         now = time.monotonic()
         if now - last_log >= PROGRESS_EVERY_SECONDS:
             log.info("%s: %d rows so far, %.0f rows/s", label, total, total / (now - started))
             last_log = now
-    if writer is None and not parts:
-        open_next()
-    close()
+    parts = files.finish()
     elapsed = max(time.monotonic() - started, 1e-9)
     log.info(
         "%s: wrote %d rows in %d part(s) in %.1f s (%.0f rows/s)",

@@ -354,8 +354,8 @@ def test_the_providers_psycopg3_connection_reads_the_same_as_psycopg2(mixed_db, 
         assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
-def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_path) -> None:
-    """The extract's own path: DuckDB writes the Parquet (``write_parquet``). The files must hold
+def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_path, caplog) -> None:
+    """The extract's own path: DuckDB writes the Parquet (``write_parts``). The files must hold
     the same table as the streamed batches, column for column of the mapped Arrow type, and
     the audit columns of the batch."""
     scanned = [f"c_{c.id}" for c in MIXED]
@@ -363,7 +363,7 @@ def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_pa
     reader = PostgresReader(conn, conn_id="t", libpq=libpq(mixed_db))
     columns = reader.describe(table)
     audit = Audit("b1", _utc(2026, 1, 2, 3, 4, 5), "pos")
-    parts = reader.write_parquet(table, columns, None, audit=audit, staging=tmp_path)
+    parts = reader.write_parts(table, columns, None, audit=audit, staging=tmp_path)
     assert parts is not None and [p.name for p in parts] == ["part-b1-00000.parquet"]
     written = pq.read_table(tmp_path / parts[0].name)
     assert parts[0].rows == written.num_rows == max(len(c.values) for c in MIXED) + 1
@@ -386,14 +386,20 @@ def test_duckdb_writes_every_scanner_type_as_the_map_says(mixed_db, conn, tmp_pa
     not_null = Column(dataclasses.replace(columns[1].source, nullable=False), columns[1].arrow_type)
     (tmp_path / "lying").mkdir()
     with pytest.raises(DataError, match=rf"{SCHEMA}\.mixed: column '{not_null.name}' is declared NOT NULL"):
-        reader.write_parquet(
+        reader.write_parts(
             table, [columns[0], not_null, *columns[2:]], None, audit=audit, staging=tmp_path / "lying"
         )
 
-    # a column the scanner cannot read exactly: no DuckDB-written parts, the caller streams
+    # a column the scanner cannot read exactly: the reader streams through psycopg2 instead
     everything = TableConfig(name="mixed", schema=SCHEMA, mode="full", batch_size=1000)
-    assert reader.write_parquet(everything, reader.describe(everything), None, audit=audit,
-                                staging=tmp_path / "none") is None  # fmt: skip
+    (tmp_path / "streamed").mkdir()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tributary.readers.postgres"):
+        streamed = reader.write_parts(everything, reader.describe(everything), None, audit=audit,
+                                      staging=tmp_path / "streamed")  # fmt: skip
+    assert "reading through a psycopg2 server-side cursor" in caplog.text
+    assert "DuckDB reads through the postgres scanner" not in caplog.text
+    assert sum(p.rows for p in streamed) == parts[0].rows
 
 
 # -- values a decimal cannot hold -------------------------------------------------------------

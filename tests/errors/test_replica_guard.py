@@ -14,13 +14,14 @@ from typing import Any
 import pymssql
 import pytest
 
+from tributary.batches import RunInfo
 from tributary.config import Schedule, TableConfig
 from tributary.dialects import MSSQL, POSTGRES, SQLITE
 from tributary.errors import ConfigError
 from tributary.failures import NotAReplica, SourceUnreachable
 from tributary.failures.replica import check_replica, sqlite_uri_read_only
 from tributary.hooks.sources import open_reader
-from tributary.replication import RunInfo, commit_table, extract_table, verify_table
+from tributary.replication import commit_table, extract_table, verify_table
 from tributary.sql import render
 from tributary.windows import Window
 

@@ -25,13 +25,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import tributary.readers.postgres as postgres_reader
+from tributary.batches import RunInfo
 from tributary.config import Schedule, TableConfig
 from tributary.dialects import POSTGRES
 from tributary.dialects.columns import schema_of
 from tributary.errors import CatalogError, SourceError
 from tributary.lake import MANIFEST, SUCCESS
 from tributary.readers.postgres import PostgresReader
-from tributary.replication import RunInfo, commit_table, extract_table, verify_table
+from tributary.replication import commit_table, extract_table, verify_table
 from tributary.sql import render
 from tributary.windows import Window
 
@@ -661,7 +662,7 @@ def test_a_window_read_in_slices_keeps_its_bounds(window_tables, tmp_path, kind:
     reader = operator_reader(window_tables)
     columns = reader.describe(table)
     audit = postgres_reader.Audit("b", dt.datetime.now(UTC), "s")
-    parts = reader.write_parquet(table, columns, JANUARY, audit=audit, staging=tmp_path, sessions=2)
+    parts = reader.write_parts(table, columns, JANUARY, audit=audit, staging=tmp_path)
     reader.release()
     assert parts is not None
     _, rows = WINDOW_ROWS[kind]

@@ -17,9 +17,14 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
+
 from tributary.audit import Audit, with_audit_schema
+from tributary.batches import RunInfo, committed_partitions, new_batch_id
 from tributary.config import FileTableConfig, parse_duration
 from tributary.files.contract import FileRejected, contract_schema
 from tributary.files.landing import Landing, list_files, local_copy, quarantine_path
@@ -28,6 +33,7 @@ from tributary.files.state import next_state, plan_files, settled
 from tributary.lake import LakePath, Partition
 from tributary.lake_io import LakeRoot
 from tributary.manifest import (
+    LandingFile,
     LoadedFile,
     Manifest,
     ManifestFile,
@@ -36,7 +42,6 @@ from tributary.manifest import (
     schema_fields,
 )
 from tributary.parts import PartFile, part_name, write_parts
-from tributary.replication import RunInfo, committed_partitions, new_batch_id
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +74,177 @@ class _Counted:
     def __init__(self) -> None:
         self.rows = 0
 
-    def count(self, batches):  # type: ignore[no-untyped-def]
+    def count(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             self.rows += batch.num_rows
             yield batch
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The files a run loads, against the committed state it planned from."""
+
+    previous: Manifest | None  # the newest committed batch: the state
+    listed: list[LandingFile]
+    todo: list[LandingFile]  # new or changed, and settled
+    same: list[LandingFile]  # unchanged: skipped
+    waiting: list[LandingFile]  # within the quiet period: a later run loads them
+
+
+def _plan(
+    table: FileTableConfig, landing: Landing, lake_root: LakePath | LakeRoot, source: str, run: RunInfo
+) -> _Plan:
+    previous = last_state(lake_root, source, table.name)
+    listed = list_files(landing.root, table.glob, exclude=table.quarantine)
+    # full_refresh: every matching file again, as if nothing had been committed
+    todo, same = plan_files(listed, None if run.full_refresh else previous)
+    todo, waiting = settled(todo, parse_duration(table.quiet_period), dt.datetime.now(dt.UTC))
+    return _Plan(previous, listed, todo, same, waiting)
+
+
+def _log_plan(label: str, table: FileTableConfig, landing: Landing, plan: _Plan) -> None:
+    log.info(
+        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped), %d waiting",
+        label,
+        len(plan.listed),
+        landing.url,
+        table.glob,
+        len(plan.todo),
+        len(plan.same),
+        len(plan.waiting),
+    )
+    for file in plan.waiting:
+        assert file.modified is not None
+        log.info(
+            "%s: %s was modified at %s, within the quiet period of %s: waiting (it may still be being "
+            "written); a later run loads it",
+            label,
+            file.path,
+            file.modified.isoformat(),
+            table.quiet_period,
+        )
+
+
+class _BatchFiles:
+    """Loads files into one batch's staging folder, file after file, each into parts of its own
+    (so that a part's audit columns are one file's), and keeps what became of each file."""
+
+    def __init__(
+        self,
+        table: FileTableConfig,
+        landing: Landing,
+        audit: Audit,
+        staging: Path,
+        *,
+        compression: str,
+        rows_per_file: int,
+        label: str,
+    ) -> None:
+        self.table = table
+        self.landing = landing
+        self.audit = audit  # of the batch: a file's adds its URL and modified time
+        self.staging = staging
+        self.compression = compression
+        self.rows_per_file = rows_per_file
+        self.label = label
+        self.schema = contract_schema(table.contract)
+        self.loaded: list[LoadedFile] = []
+        self.rejected: list[RejectedFile] = []
+        self.parts: list[PartFile] = []
+
+    def load(self, number: int, file: LandingFile) -> None:
+        """Write the file's parts, or note it rejected with its violations."""
+        url = self.landing.file_url(file)
+        audit = replace(self.audit, source_file=url, file_modified_time=file.modified)
+        scratch = self.staging / f"file-{number:06d}"
+        scratch.mkdir()
+        counter = _Counted()
+        try:
+            with local_copy(self.landing.root, file, self.staging) as local:
+                written = write_parts(
+                    counter.count(read_file(local, self.table, workdir=scratch)),
+                    schema=self.schema,
+                    audit=audit,
+                    staging=scratch,
+                    compression=self.compression,
+                    rows_per_file=self.rows_per_file,
+                    label=f"{self.label} {file.path}",
+                )
+        except FileRejected as exc:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.rejected.append(RejectedFile(**file.model_dump(), violations=exc.violations))
+            log.warning(
+                "%s: %s breaks the contract, not loaded:\n%s",
+                self.label,
+                file.path,
+                "\n".join("  " + v.describe(file.path) for v in exc.violations),
+            )
+            return
+        names = [self._keep(scratch, part) for part in written if part.rows]  # no rows: no part
+        shutil.rmtree(scratch, ignore_errors=True)
+        self.loaded.append(LoadedFile(**file.model_dump(), rows=counter.rows, parts=names))
+        log.info("%s: %s: %d rows loaded", self.label, file.path, counter.rows)
+
+    def _keep(self, scratch: Path, part: PartFile) -> str:
+        """Move a part of a file into the batch, numbered on from the batch's parts so far."""
+        name = part_name(self.audit.batch_id, len(self.parts))
+        (scratch / part.name).rename(self.staging / name)
+        self.parts.append(PartFile(name, part.rows, part.bytes, part.sha256))
+        return name
+
+    def finish(self) -> list[PartFile]:
+        """The batch's parts; if nothing new or nothing good, the schema in one part without rows."""
+        if not self.parts:
+            self.parts = write_parts(
+                iter(()),
+                schema=self.schema,
+                audit=self.audit,
+                staging=self.staging,
+                compression=self.compression,
+                label=self.label,
+            )
+        return self.parts
+
+
+def _files_manifest(
+    table: FileTableConfig,
+    partition: Partition,
+    landing: Landing,
+    run: RunInfo,
+    plan: _Plan,
+    batch: _BatchFiles,
+) -> Manifest:
+    batch_id = batch.audit.batch_id
+    rejected = batch.rejected
+    if table.quarantine:
+        # where the commit moves them, after _SUCCESS: a try that fails before leaves them in the
+        # landing zone, so the retry rejects them again instead of committing without them
+        rejected = [
+            file.model_copy(update={"quarantined_to": quarantine_path(table.quarantine, batch_id, file)})
+            for file in rejected
+        ]
+    return Manifest(
+        source=partition.source,
+        table=table.name,
+        mode="files",
+        partition=partition.name,
+        batch_id=batch_id,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        created_at=dt.datetime.now(dt.UTC),
+        rows=sum(p.rows for p in batch.parts),
+        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in batch.parts],
+        schema=schema_fields(with_audit_schema(batch.schema)),
+        arrow_schema=encode_schema(batch.schema),
+        landing_url=landing.url,
+        source_files=batch.loaded,
+        rejected_files=rejected,
+        unchanged_files=len(plan.same),
+        waiting_files=plan.waiting,
+        on_violation=table.on_violation.value,
+        landing_state=next_state(plan.same, batch.loaded),
+        planned_from=plan.previous.batch_id if plan.previous is not None else None,
+    )
 
 
 def extract_files(
@@ -91,130 +263,38 @@ def extract_files(
     The partition is not committed: verify checks it, commit writes ``_SUCCESS``.
     """
     run = run or RunInfo()
-    previous = last_state(lake_root, source, table.name)
-    listed = list_files(landing.root, table.glob, exclude=table.quarantine)
-    # full_refresh: every matching file again, as if nothing had been committed
-    todo, same = plan_files(listed, None if run.full_refresh else previous)
-    quiet = parse_duration(table.quiet_period)
-    todo, waiting = settled(todo, quiet, dt.datetime.now(dt.UTC))
+    plan = _plan(table, landing, lake_root, source, run)
     batch_id = new_batch_id()
     partition = files_partition(lake_root, source, table.name, batch_id)
     label = f"{source}.{table.name} {partition.name}"
-    log.info(
-        "%s: %d file(s) match %s/%s: %d new or changed, %d unchanged (skipped), %d waiting",
-        label,
-        len(listed),
-        landing.url,
-        table.glob,
-        len(todo),
-        len(same),
-        len(waiting),
-    )
-    for file in waiting:
-        assert file.modified is not None
-        log.info(
-            "%s: %s was modified at %s, within the quiet period of %s: waiting (it may still be being "
-            "written); a later run loads it",
-            label,
-            file.path,
-            file.modified.isoformat(),
-            table.quiet_period,
-        )
-    schema = contract_schema(table.contract)
-    ingested = dt.datetime.now(dt.UTC)
-    loaded: list[LoadedFile] = []
-    rejected: list[RejectedFile] = []
-    parts: list[PartFile] = []
+    _log_plan(label, table, landing, plan)
+    audit = Audit(batch_id, dt.datetime.now(dt.UTC), source)
     partition.begin()
     with tempfile.TemporaryDirectory(prefix="tributary-files-", dir=staging_dir) as tmp:
-        staging = Path(tmp)
-        for number, file in enumerate(todo):
-            audit = Audit(batch_id, ingested, source, landing.file_url(file), file.modified)
-            scratch = staging / f"file-{number:06d}"
-            scratch.mkdir()
-            counter = _Counted()
-            try:
-                with local_copy(landing.root, file, staging) as local:
-                    written = write_parts(
-                        counter.count(read_file(local, table, workdir=scratch)),
-                        schema=schema,
-                        audit=audit,
-                        staging=scratch,
-                        compression=compression,
-                        rows_per_file=rows_per_file,
-                        label=f"{label} {file.path}",
-                    )
-            except FileRejected as exc:
-                shutil.rmtree(scratch, ignore_errors=True)
-                rejected.append(RejectedFile(**file.model_dump(), violations=exc.violations))
-                log.warning(
-                    "%s: %s breaks the contract, not loaded:\n%s",
-                    label,
-                    file.path,
-                    "\n".join("  " + v.describe(file.path) for v in exc.violations),
-                )
-                continue
-            names = []
-            for part in written:
-                if part.rows == 0:
-                    continue  # a file without rows adds no part
-                name = part_name(batch_id, len(parts))
-                (scratch / part.name).rename(staging / name)
-                parts.append(PartFile(name, part.rows, part.bytes, part.sha256))
-                names.append(name)
-            shutil.rmtree(scratch, ignore_errors=True)
-            loaded.append(LoadedFile(**file.model_dump(), rows=counter.rows, parts=names))
-            log.info("%s: %s: %d rows loaded", label, file.path, counter.rows)
-        if not parts:  # nothing new, or nothing good: the schema, in one part without rows
-            parts = write_parts(
-                iter(()),
-                schema=schema,
-                audit=Audit(batch_id, ingested, source),
-                staging=staging,
-                compression=compression,
-                label=label,
-            )
-        partition.publish(staging, [p.name for p in parts])
-    if table.quarantine:
-        # where the commit moves them, after _SUCCESS: a try that fails before leaves them in the
-        # landing zone, so the retry rejects them again instead of committing without them
-        rejected = [
-            file.model_copy(update={"quarantined_to": quarantine_path(table.quarantine, batch_id, file)})
-            for file in rejected
-        ]
-    manifest = Manifest(
-        source=source,
-        table=table.name,
-        mode="files",
-        partition=partition.name,
-        batch_id=batch_id,
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        created_at=dt.datetime.now(dt.UTC),
-        rows=sum(p.rows for p in parts),
-        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
-        schema=schema_fields(with_audit_schema(schema)),
-        arrow_schema=encode_schema(schema),
-        landing_url=landing.url,
-        source_files=loaded,
-        rejected_files=rejected,
-        unchanged_files=len(same),
-        waiting_files=waiting,
-        on_violation=table.on_violation.value,
-        landing_state=next_state(same, loaded),
-        planned_from=previous.batch_id if previous is not None else None,
-    )
+        batch = _BatchFiles(
+            table,
+            landing,
+            audit,
+            Path(tmp),
+            compression=compression,
+            rows_per_file=rows_per_file,
+            label=label,
+        )
+        for number, file in enumerate(plan.todo):
+            batch.load(number, file)
+        partition.publish(batch.staging, [p.name for p in batch.finish()])
+    manifest = _files_manifest(table, partition, landing, run, plan, batch)
     partition.write_manifest(manifest)
     log.info(
         "%s: %d rows from %d file(s) in %d part(s); %d file(s) rejected; %d unchanged; manifest written",
         label,
         manifest.rows,
-        len(loaded),
-        len(parts),
-        len(rejected),
-        len(same),
+        len(batch.loaded),
+        len(batch.parts),
+        len(manifest.rejected_files),
+        len(plan.same),
     )
-    if rejected:
+    if manifest.rejected_files:
         log.warning(
             "%s: rejected file(s) (on_violation: %s):\n%s",
             label,

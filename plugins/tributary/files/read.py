@@ -160,16 +160,7 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
         column_names=None if options.header else table.contract.names,
         block_size=max(_BLOCK_SIZE, 1 << (2 * longest + 2).bit_length()),
     )
-    header_line = options.skip_rows + 1 if options.header else None
-    try:
-        with pcsv.open_csv(path, read_options=read, parse_options=parse) as probe:
-            names = list(probe.schema.names)
-        invalid.clear()  # the probe parsed the first block: the read below reports its rows again
-    except pa.ArrowInvalid as exc:
-        raise FileRejected([Violation(line=header_line, reason=_unreadable(table, exc))]) from exc
-    problems = _columns_rule(table, names, header_line)
-    if problems:
-        raise FileRejected(problems[:MAX_VIOLATIONS])
+    names = _text_header(path, table, read, parse, invalid)
     convert = pcsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         include_columns=table.contract.names,
@@ -207,6 +198,28 @@ def _text_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
             rows_before += raw.num_rows
     if invalid:
         raise FileRejected(invalid)
+
+
+def _text_header(
+    path: Path,
+    table: FileTableConfig,
+    read: pcsv.ReadOptions,
+    parse: pcsv.ParseOptions,
+    invalid: list[Violation],
+) -> list[str]:
+    """The file's column names, checked against the contract's."""
+    options = table.options
+    header_line = options.skip_rows + 1 if options.header else None
+    try:
+        with pcsv.open_csv(path, read_options=read, parse_options=parse) as probe:
+            names = list(probe.schema.names)
+        invalid.clear()  # the probe parsed the first block: the read after it reports its rows again
+    except pa.ArrowInvalid as exc:
+        raise FileRejected([Violation(line=header_line, reason=_unreadable(table, exc))]) from exc
+    problems = _columns_rule(table, names, header_line)
+    if problems:
+        raise FileRejected(problems[:MAX_VIOLATIONS])
+    return names
 
 
 def _parse_options(table: FileTableConfig, on_invalid: Callable[[Any], str]) -> pcsv.ParseOptions:
@@ -292,27 +305,51 @@ _BLOCK_SIZE = 1 << 20
 # -- JSON Lines ----------------------------------------------------------------------------------
 
 
-def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
-    options = table.options
-    contract = table.contract
-    names = contract.names
-    reject_extra = contract.extra_columns is ExtraColumns.reject
-    schema = contract_schema(contract)
-    values: dict[str, list[Any]] = {name: [] for name in names}
-    lines: list[int] = []
-    problems: list[Violation] = []
-    rows_before = 0
+class _JsonlRows:
+    """The rows of a JSON Lines file read since the last batch, by contract column, with their
+    lines."""
 
-    def flush() -> Chunk:
-        taken = {name: list(column) for name, column in values.items()}
-        at = list(lines)
+    def __init__(self, table: FileTableConfig) -> None:
+        self.table = table
+        self.schema = contract_schema(table.contract)
+        self.values: dict[str, list[Any]] = {name: [] for name in table.contract.names}
+        self.lines: list[int] = []
+        self.rows_before = 0
+
+    def add(self, record: dict[str, Any], number: int) -> None:
+        for name, column in self.values.items():
+            column.append(record.get(name))
+        self.lines.append(number)
+
+    def chunk(self) -> Chunk:
+        """The rows as a batch of the contract; :class:`FileRejected` with their violations."""
+        taken = {name: list(column) for name, column in self.values.items()}
+        at = list(self.lines)
 
         def line_of(index: int) -> int | None:
             return at[index]
 
-        columns = {c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in contract.columns}
-        return _convert(columns, schema, rows_before, line_of), line_of
+        options = self.table.options
+        columns = {
+            c.name: (lambda c=c: json_to_type(taken[c.name], c, options)) for c in self.table.contract.columns
+        }
+        return _convert(columns, self.schema, self.rows_before, line_of), line_of
 
+    def take(self) -> Chunk:
+        """The rows as a batch, and start the next batch."""
+        chunk = self.chunk()
+        self.rows_before += len(self.lines)
+        for column in self.values.values():
+            column.clear()
+        self.lines.clear()
+        return chunk
+
+
+def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
+    options = table.options
+    reject_extra = table.contract.extra_columns is ExtraColumns.reject
+    rows = _JsonlRows(table)
+    problems: list[Violation] = []
     with path.open(encoding=options.encoding, newline="\n") as fh:
         for number, text in _jsonl_lines(fh, options, problems):
             record = _jsonl_object(text, number)
@@ -320,22 +357,16 @@ def _jsonl_chunks(path: Path, table: FileTableConfig) -> Iterator[Chunk]:
                 problems.append(record)
             else:
                 if reject_extra:
-                    problems += _extra_keys(record, values, number)
-                for name in names:
-                    values[name].append(record.get(name))
-                lines.append(number)
+                    problems += _extra_keys(record, rows.values, number)
+                rows.add(record, number)
             if len(problems) >= MAX_VIOLATIONS:
                 break
-            if len(lines) >= table.batch_size and not problems:
-                yield flush()
-                rows_before += len(lines)
-                for column in values.values():
-                    column.clear()
-                lines.clear()
+            if len(rows.lines) >= table.batch_size and not problems:
+                yield rows.take()
     if problems:
-        _reject_jsonl(problems, flush if lines else None)
-    if lines:
-        yield flush()
+        _reject_jsonl(problems, rows.chunk if rows.lines else None)
+    if rows.lines:
+        yield rows.take()
 
 
 def _reject_jsonl(problems: list[Violation], flush: Callable[[], Chunk] | None) -> NoReturn:

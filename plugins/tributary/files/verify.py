@@ -3,7 +3,7 @@
 Verify: every part the manifest lists is in the lake with its size; the rows in the parts'
 Parquet footers equal the manifest's, and equal the rows read from the accepted files; then the
 table's QA checks. Commit: the fence (the state the run planned from is still the newest committed
-one, ``replication.commit_planned``: an overlapping run that committed first wins, so no
+one, ``batches.commit_planned``: an overlapping run that committed first wins, so no
 file is loaded twice); ``_SUCCESS`` last; then the rejected files go to the quarantine (if
 the table has one: moved only now, so that a try failing before the commit leaves them where the
 retry rejects them again); then, when files were rejected and the table's ``on_violation`` is
@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from tributary.batches import commit_planned
 from tributary.checks import apply_checks
 from tributary.config import FileTableConfig, OnViolation
 from tributary.errors import ConfigError, IncompletePartitionError, ParityError, RejectedFilesError
@@ -28,7 +29,6 @@ from tributary.files.landing import Landing, quarantine
 from tributary.lake import LakePath
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest
-from tributary.replication import commit_planned
 
 log = logging.getLogger(__name__)
 

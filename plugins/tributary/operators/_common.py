@@ -12,13 +12,13 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from tributary.batches import RunInfo
 from tributary.config import FileTableConfig, Schedule, TableConfig
 from tributary.errors import TributaryError
 from tributary.files.landing import Landing
 from tributary.hooks.sources import open_reader
 from tributary.lake_io import LakeRoot
 from tributary.readers.base import SourceReader
-from tributary.replication import RunInfo
 from tributary.windows import Window, check_in_range, window_containing
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tributary.batches import summary
 from tributary.operators._common import TableTaskOperator, fail_fast
-from tributary.replication import commit_table, summary, table_partition
+from tributary.replication import commit_table
 
 
 class CommitPartitionOperator(TableTaskOperator):
@@ -20,7 +21,4 @@ class CommitPartitionOperator(TableTaskOperator):
         table = self.table_config
         with fail_fast():
             manifest = commit_table(table, batch_id=self.extracted_batch(context), **place)
-        partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
-        )
-        return summary(manifest, partition.path)
+        return summary(manifest, place["lake_root"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.files.extract import files_partition
+from tributary.batches import summary
 from tributary.files.verify import commit_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root
-from tributary.replication import summary
 
 
 class CommitFilesOperator(FileTaskOperator):
@@ -29,4 +28,4 @@ class CommitFilesOperator(FileTaskOperator):
             manifest = commit_files(
                 table, source=self.source, lake_root=lake, batch_id=batch_id, landing=self.landing()
             )
-        return summary(manifest, files_partition(lake, self.source, table.name, batch_id).path)
+        return summary(manifest, lake)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tributary.batches import summary
 from tributary.operators._common import SourceTaskOperator, fail_fast, skip_unless_chosen
-from tributary.replication import extract_table, summary, table_partition
+from tributary.replication import extract_table
 
 
 class ExtractTableOperator(SourceTaskOperator):
@@ -34,7 +35,4 @@ class ExtractTableOperator(SourceTaskOperator):
                 rows_per_file=self.rows_per_file,
                 **place,
             )
-        partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
-        )
-        return summary(manifest, partition.path)
+        return summary(manifest, place["lake_root"])

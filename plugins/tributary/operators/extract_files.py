@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.files.extract import extract_files, files_partition
+from tributary.batches import summary
+from tributary.files.extract import extract_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, skip_unless_chosen
-from tributary.replication import summary
 
 
 class ExtractFilesOperator(FileTaskOperator):
@@ -40,9 +40,8 @@ class ExtractFilesOperator(FileTaskOperator):
                 compression=self.compression,
                 rows_per_file=self.rows_per_file,
             )
-        partition = files_partition(lake, self.source, table.name, manifest.batch_id)
         return {
-            **summary(manifest, partition.path),
+            **summary(manifest, lake),
             "files_loaded": len(manifest.source_files),
             "files_rejected": len(manifest.rejected_files),
             "files_unchanged": manifest.unchanged_files,

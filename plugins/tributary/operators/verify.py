@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tributary.batches import summary
 from tributary.operators._common import SourceTaskOperator, fail_fast
-from tributary.replication import summary, table_partition, verify_table
+from tributary.replication import verify_table
 
 
 class VerifyPartitionOperator(SourceTaskOperator):
@@ -21,7 +22,4 @@ class VerifyPartitionOperator(SourceTaskOperator):
         table = self.table_config
         with fail_fast(), self.reader() as reader:
             manifest = verify_table(reader, table, batch_id=self.extracted_batch(context), **place)
-        partition = table_partition(
-            place["lake_root"], self.source, table, place["schedule"], place["window"], manifest.batch_id
-        )
-        return summary(manifest, partition.path)
+        return summary(manifest, place["lake_root"])

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tributary.batches import summary
 from tributary.config import Schedule
-from tributary.files.extract import files_partition
 from tributary.files.verify import verify_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, run_window
-from tributary.replication import summary
 
 
 class VerifyFilesOperator(FileTaskOperator):
@@ -30,4 +29,4 @@ class VerifyFilesOperator(FileTaskOperator):
                 batch_id=batch_id,
                 reference_time=run_window(context, Schedule(self.schedule)).end,
             )
-        return summary(manifest, files_partition(lake, self.source, table.name, batch_id).path)
+        return summary(manifest, lake)

@@ -1,4 +1,5 @@
-"""Source readers: catalog lookup, window counts and Arrow record batches, one per dialect."""
+"""Source readers: catalog lookup, window counts, Arrow record batches and the table's Parquet
+parts, one per dialect."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""The DB-API reader every dialect shares: catalog, counts and batches through one cursor."""
+"""The DB-API reader every dialect shares: catalog, counts and batches through one cursor, and a
+table's Parquet parts written from those batches (``write_parts``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,8 +15,9 @@ from tributary.audit import Audit
 from tributary.config import TableConfig
 from tributary.dialects import Dialect
 from tributary.dialects.columns import Column, SourceColumn, schema_of
+from tributary.drift import DriftPlan
 from tributary.errors import CatalogError
-from tributary.parts import PartFile
+from tributary.parts import PartFile, write_parts
 from tributary.readers.arrow import rows_to_batch
 from tributary.sql import render
 from tributary.windows import Window
@@ -171,7 +173,7 @@ class SourceReader:
         finally:
             cursor.close()
 
-    def write_parquet(
+    def write_parts(
         self,
         table: TableConfig,
         columns: list[Column],
@@ -179,15 +181,32 @@ class SourceReader:
         *,
         audit: Audit,
         staging: Path,
+        drift: DriftPlan | None = None,
         compression: str = "snappy",
         rows_per_file: int = 1_000_000,
-        sessions: int = 1,
         label: str = "",
-    ) -> list[PartFile] | None:
-        """Write the rows of ``window`` as Parquet parts (audit columns included) into
-        ``staging`` with an engine of the reader's own, if it has one; None if not, and the
-        caller streams ``batches`` through ``write_parts``."""
-        return None
+    ) -> list[PartFile]:
+        """Write the table's rows of ``window`` as Parquet parts, audit columns included, into
+        ``staging``; no rows still write one part, with the schema.
+
+        ``drift`` is the plan whose ``read`` are ``columns``: the rows are written as its
+        ``schema`` (without a plan, as they are read). Here the rows stream from ``batches``
+        through :func:`~tributary.parts.write_parts`; a reader with an engine of its own
+        (PostgreSQL: DuckDB) uses it where it can.
+        """
+        batches: Iterable[pa.RecordBatch] = self.batches(table, columns, window)
+        schema = schema_of(columns)
+        if drift is not None:
+            batches, schema = drift.conform(batches), drift.schema
+        return write_parts(
+            batches,
+            schema=schema,
+            audit=audit,
+            staging=staging,
+            compression=compression,
+            rows_per_file=rows_per_file,
+            label=label,
+        )
 
     def cursor_for_streaming(self) -> Any:
         """A cursor that fetches from the server in chunks, not the whole result at once."""

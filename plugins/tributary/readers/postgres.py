@@ -10,11 +10,13 @@ which selects such columns as PostgreSQL's text of the value.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from tributary.audit import AUDIT_FIELDS, Audit, with_audit_schema
 from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_types
 from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
+from tributary.drift import DriftPlan
 from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
 from tributary.readers.base import SourceReader
@@ -122,6 +125,29 @@ def _scanner_exact(column: Column) -> bool:
         precision, scale = source.precision or 0, source.scale or 0
         return 0 < precision <= MAX_DECIMAL128 and 0 <= scale <= precision
     return source.data_type in _SCANNER_EXACT
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One DuckDB read through the scanner: its settings, the ATTACH of the source, and the
+    schema its Arrow batches are written as."""
+
+    settings: str
+    attach: list[str]
+    schema: pa.Schema
+    batch_size: int
+
+    def batches(self, statement: str) -> Generator[pa.RecordBatch]:
+        """The rows of ``statement`` from a DuckDB of their own, as batches of ``schema``."""
+        con = duckdb_connection()
+        try:
+            con.execute(self.settings)
+            for step in self.attach:
+                con.execute(step)
+            for batch in con.execute(statement).to_arrow_reader(self.batch_size):
+                yield as_schema(batch, self.schema)
+        finally:
+            con.close()
 
 
 class PostgresReader(SourceReader):
@@ -224,7 +250,7 @@ class PostgresReader(SourceReader):
             log.info("%s: reading through a psycopg2 server-side cursor", table.name)
             yield from self._cursor_batches(table, columns, window)
 
-    def write_parquet(
+    def write_parts(
         self,
         table: TableConfig,
         columns: list[Column],
@@ -232,30 +258,60 @@ class PostgresReader(SourceReader):
         *,
         audit: Audit,
         staging: Path,
+        drift: DriftPlan | None = None,
         compression: str = "snappy",
         rows_per_file: int = 1_000_000,
-        sessions: int = 1,
         label: str = "",
-    ) -> list[PartFile] | None:
+    ) -> list[PartFile]:
         """DuckDB reads the rows through the scanner, audit columns included; pyarrow writes them.
 
         No row crosses into Python objects: DuckDB hands over Arrow batches, which pyarrow's
         writer writes as parts of the exact schema, NOT NULL columns as required fields (DuckDB's
         own Parquet writer, which wrote the parts before, marks every column optional; a second
-        pass to fix that cost more than this path, see the README). ``sessions`` > 1 reads a
-        whole table as parallel ctid ranges (one DuckDB, that many sessions), or a window as as
-        many slices of its bounds side by side (one DuckDB, session and writer each, each slice
-        its own indexed query). None when the scanner cannot read the columns exactly: the
-        caller streams batches instead.
+        pass to fix that cost more than this path, see the README). The table's ``sessions`` > 1
+        reads a whole table as parallel ctid ranges (one DuckDB, that many sessions), or a window
+        as as many slices of its bounds side by side (one DuckDB, session and writer each, each
+        slice its own indexed query). When the scanner cannot read the columns exactly, or
+        ``drift`` conforms them to another schema, the rows stream through ``batches`` instead.
         """
-        if not self.scanner_can_read(columns):
-            return None
-        import duckdb
+        if not self.scanner_can_read(columns) or (drift is not None and not drift.is_identity):
+            return super().write_parts(
+                table,
+                columns,
+                window,
+                audit=audit,
+                staging=staging,
+                drift=drift,
+                compression=compression,
+                rows_per_file=rows_per_file,
+                label=label,
+            )
+        context, statements = self._audited_selects(table, columns, window, audit)
+        label = label or f"{context['schema']}.{table.name}"
+        scan = self._scan(table, columns, window, context["schema"], len(statements), label)
 
+        def write(index: int) -> list[PartFile]:
+            with contextlib.closing(scan.batches(statements[index])) as batches:  # closes its DuckDB
+                return write_files(
+                    batches,
+                    schema=scan.schema,
+                    path_of=lambda n: staging / f"slice{index}-{n}.parquet",
+                    compression=compression,
+                    rows_per_file=rows_per_file,
+                    label=label,
+                )
+
+        self.release()  # the catalog session is not needed while DuckDB reads
+        written = self._scanned(table, context, write, len(statements))
+        return drop_empty_parts(rename_parts(written, staging, audit.batch_id), staging)
+
+    def _audited_selects(
+        self, table: TableConfig, columns: list[Column], window: Window | None, audit: Audit
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The read's context, and DuckDB's select with the audit columns for each slice of it."""
         context, params = self._context(table, columns, window)
-        slices = _slices(params, window, sessions if table.mode is Mode.window else 1)
+        slices = _slices(params, window, table.sessions if table.mode is Mode.window else 1)
         audit_values = dict(zip((f.name for f in AUDIT_FIELDS), audit.values(), strict=True))
-        schema = with_audit_schema(schema_of(columns))
         shape = {
             "columns": context["columns"],
             "varchar_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
@@ -271,50 +327,57 @@ class PostgresReader(SourceReader):
             )
             for bounds in slices
         ]
-        ctid_sessions = sessions if window is None else 1
-        settings = render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None)
-        attach = scanner_attach(self.libpq, context["schema"])
-        label = label or f"{context['schema']}.{table.name}"
-        if len(statements) > 1:
-            log.info("%s: %d slices of the window side by side, one session each", label, len(statements))
+        return context, statements
+
+    def _scan(
+        self,
+        table: TableConfig,
+        columns: list[Column],
+        window: Window | None,
+        schema: str,
+        slices: int,
+        label: str,
+    ) -> _Scan:
+        """The scanner's settings for a read of ``slices`` slices: a whole table over the table's
+        ``sessions`` (ctid ranges side by side), a window over one session a slice."""
+        ctid_sessions = table.sessions if window is None else 1
+        scan = _Scan(
+            settings=render(DUCKDB, "scanner_settings", sessions=ctid_sessions, ctid_scan=window is None),
+            attach=scanner_attach(self.libpq, schema),
+            schema=with_audit_schema(schema_of(columns)),
+            batch_size=table.batch_size,
+        )
+        if slices > 1:
+            log.info("%s: %d slices of the window side by side, one session each", label, slices)
         log.info(
             "%s: DuckDB reads through the postgres scanner over %d session(s), pyarrow writes the parts",
             label,
-            ctid_sessions * len(statements),
+            ctid_sessions * slices,
         )
+        return scan
 
-        def write(index: int) -> list[PartFile]:
-            con = duckdb_connection()
-            try:
-                con.execute(settings)
-                for step in attach:
-                    con.execute(step)
-                rows = con.execute(statements[index]).to_arrow_reader(table.batch_size)
-                return write_files(
-                    (as_schema(batch, schema) for batch in rows),
-                    schema=schema,
-                    path_of=lambda n: staging / f"slice{index}-{n}.parquet",
-                    compression=compression,
-                    rows_per_file=rows_per_file,
-                    label=label,
-                )
-            finally:
-                con.close()
+    def _scanned(
+        self,
+        table: TableConfig,
+        context: dict[str, Any],
+        write: Callable[[int], list[PartFile]],
+        count: int,
+    ) -> list[list[PartFile]]:
+        """``write`` of each of ``count`` slices, side by side; a failure of the scanner's read
+        as a :class:`SourceError`."""
+        import duckdb
 
-        self.release()  # the catalog session is not needed while DuckDB reads
         try:
             # each DuckDB holds its own secret: the slices' threads share no process state
-            if len(statements) == 1:
-                written = [write(0)]
-            else:
-                with ThreadPoolExecutor(len(statements), thread_name_prefix="tributary-slice") as pool:
-                    written = list(pool.map(write, range(len(statements))))
+            if count == 1:
+                return [write(0)]
+            with ThreadPoolExecutor(count, thread_name_prefix="tributary-slice") as pool:
+                return list(pool.map(write, range(count)))
         except (duckdb.Error, OSError) as exc:  # mid-stream, the Arrow reader raises OSError
             raise SourceError(
                 f"reading {context['schema']}.{table.name} through DuckDB's postgres scanner "
                 f"(connection {self.conn_id!r}) failed: {exc}"
             ) from exc
-        return drop_empty_parts(rename_parts(written, staging, audit.batch_id), staging)
 
     def _scanner_batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
