@@ -1,7 +1,7 @@
 """Tributary's extract of one table into a local lake, as ExtractTableOperator runs it.
 
 ``tributary.replication.extract_table`` with a ``PostgresReader`` built as
-``operators/_common.open_reader`` builds it (a psycopg2 connect function for the catalog and
+``tributary.hooks.sources.open_reader`` builds it (a psycopg2 connect function for the catalog and
 counts, libpq parameters for DuckDB's postgres scanner): audit columns, Parquet parts, sha256
 of each part, the manifest. The lake root is the local folder ``--out`` (a ``pathlib.Path``;
 the operator hands the core an ``ObjectStoragePath`` over the same kind of folder).
@@ -31,8 +31,10 @@ p.add_argument("--date-column", default="sales_date")
 args = p.parse_args()
 
 import datetime as dt  # noqa: E402
+import functools  # noqa: E402
 
 from tributary.config import Schedule, TableConfig  # noqa: E402
+from tributary.readers.base import SourceReader  # noqa: E402
 from tributary.readers.postgres import PostgresReader  # noqa: E402
 from tributary.replication import extract_table  # noqa: E402
 from tributary.windows import Window  # noqa: E402
@@ -41,7 +43,8 @@ report = Report()
 params = libpq()
 reader = PostgresReader(conn_id="bench_pg", connect=lambda: psycopg2.connect(**params), libpq=params)
 if args.engine == "stream":
-    reader.write_parquet = lambda *a, **k: None  # type: ignore[method-assign]
+    # the base reader's write_parts: Arrow batches through pyarrow, without DuckDB's scan
+    reader.write_parts = functools.partial(SourceReader.write_parts, reader)  # type: ignore[method-assign]
 config = {"name": args.table, "schema": "public", "mode": args.mode, "primary_key": ["id"]}
 if args.mode == "window":
     config["date_column"] = args.date_column

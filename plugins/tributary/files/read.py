@@ -105,7 +105,7 @@ def _violation(
 
 
 def _convert(
-    columns: dict[str, Callable[[], pa.Array]],
+    columns: dict[str, Callable[..., pa.Array]],
     schema: pa.Schema,
     rows_before: int,
     line_of: Callable[[int], int | None],

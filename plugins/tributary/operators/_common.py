@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -117,7 +117,7 @@ class TableTaskOperator(BaseOperator):
         on or after it is refused with a message
     """
 
-    template_fields = ("lake_url",)
+    template_fields: Sequence[str] = ("lake_url",)
     ui_color = "#d9ecf2"
 
     def __init__(

@@ -36,7 +36,11 @@ class SourceReader:
     """
 
     dialect: ClassVar[Dialect]
-    arrow_type: ClassVar[Callable[[SourceColumn], pa.DataType]]
+
+    @staticmethod
+    def arrow_type(column: SourceColumn) -> pa.DataType:
+        """The Arrow type of a source column: the dialect's type map (``tributary.dialects``)."""
+        raise NotImplementedError
 
     def __init__(
         self, connection: Any = None, *, conn_id: str, connect: Callable[[], Any] | None = None

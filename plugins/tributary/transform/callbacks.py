@@ -69,7 +69,8 @@ def count_rows(warehouse: Path, nodes: list[dict[str, Any]]) -> None:
         for node in built:
             try:
                 # relation_name is dbt's own rendering of the table, quoted identifiers
-                node["rows"] = con.execute(f"select count(*) from {node['relation']}").fetchone()[0]
+                counted = con.execute(f"select count(*) from {node['relation']}").fetchone()
+                node["rows"] = counted[0] if counted else None
             except duckdb.Error as exc:  # a view over a missing table, a dropped relation
                 log.info("rows of %s not counted: %s", node["relation"], exc)
     finally:
