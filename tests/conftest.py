@@ -37,7 +37,12 @@ for path in (ROOT / "plugins", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+# The fixtures every folder shares, defined once for the session: one moto S3 server and one GCS
+# emulator for all the tests that need them, and the S3/GCS lakes over them (tests/support).
+from tests.support.gcs import gcs_emulator  # noqa: E402, F401
+from tests.support.lakes import gcs_lake, object_lake, s3_lake, sqlite_conn  # noqa: E402, F401
 from tests.support.pg import PgCluster, remove_cluster, start_cluster  # noqa: E402
+from tests.support.s3 import moto_s3  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")

@@ -158,7 +158,7 @@ def test_a_partition_of_any_table_stays_under_its_table_folder(tmp_path: Path, t
 
 def test_the_sensor_finds_the_partitions_of_odd_names(tmp_path: Path) -> None:
     """LakePartitionSensor and its trigger read partition states through the same encoding."""
-    from tests.lake.conftest import write_partition
+    from tests.support.lakes import write_partition
 
     root = tmp_path / "lake"
     for table in ODD:

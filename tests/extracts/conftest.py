@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import s3
 from tests.support.pg import PgCluster
-
-moto_s3 = s3.moto_s3
 
 WAREHOUSE_ROWS = 3_000
 DAYS = 10  # business dates 2025-03-01 .. 2025-03-10, 300 rows each

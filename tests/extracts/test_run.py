@@ -85,7 +85,7 @@ def test_a_failure_midway_leaves_the_previous_file_and_a_rerun_replaces_it(tmp_p
 
 
 def test_an_s3_target_gets_the_file_under_its_final_key_only(tmp_path: Path, moto_s3, monkeypatch) -> None:
-    from tests.lake.conftest import FAST
+    from tests.support.lakes import FAST
     from tributary.hooks.lake import lake_root
 
     bucket = moto_s3.create_bucket("extracts-out")

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import gcs, s3
 from tests.support.gcs import GcsEmulator
 from tests.support.s3 import MotoS3
-
-# the servers, one per session (fixtures of tests/support)
-moto_s3 = s3.moto_s3
-gcs_emulator = gcs.gcs_emulator
 
 _buckets = itertools.count(1)
 

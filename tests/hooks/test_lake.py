@@ -14,7 +14,6 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.io import attach
 from fsspec.implementations.memory import MemoryFileSystem
 
-from tests.support import s3
 from tests.support.s3 import MotoS3
 from tributary.hooks.lake import (
     _airflow_stores,
@@ -23,8 +22,6 @@ from tributary.hooks.lake import (
     fresh_filesystem,
     open_lake_path,
 )
-
-moto_s3 = s3.moto_s3
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lake.conftest import ObjectLake
+from tests.support.lakes import ObjectLake
 from tributary.config import load_config
 from tributary.dag_support import bronze_asset
 from tributary.factory import build_dag

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lake.conftest import FAST, ObjectLake, write_partition
 from tests.lake.test_object_lake import ITEMS, JANUARY, SALES, lake_ids, replicate, source_ids
 from tests.support.faultproxy import FaultProxy, http_response
+from tests.support.lakes import FAST, ObjectLake, write_partition
 from tributary.config import Schedule
 from tributary.hooks.lake import lake_root
 from tributary.lake import Partition

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.lake.conftest import FAST, ObjectLake
+from tests.support.lakes import FAST, ObjectLake
 from tributary.config import Mode, Schedule, TableConfig
 from tributary.errors import IncompletePartitionError
 from tributary.hooks.lake import lake_root

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lake.conftest import FAST, ObjectLake, write_partition
+from tests.support.lakes import FAST, ObjectLake, write_partition
 from tributary.hooks.lake import lake_root
 from tributary.lake import MANIFEST, SUCCESS, Partition, list_partitions, path_segment
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.errors.conftest import APP_PASSWORD
+from tests.failures.conftest import APP_PASSWORD
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SA_PASSWORD = "Cli-Sa-passw0rd"

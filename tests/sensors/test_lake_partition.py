@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
-from tests.lake.conftest import ObjectLake, write_partition
+from tests.support.lakes import ObjectLake, write_partition
 from tributary.config import load_config
 from tributary.hooks.lake import lake_root
 from tributary.sensors import LakePartitionSensor
@@ -32,7 +32,7 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, 
         yield folder.as_uri(), None
     else:
         monkeypatch = request.getfixturevalue("monkeypatch")
-        from tests.lake.conftest import _gcs_lake, _s3_lake
+        from tests.support.lakes import _gcs_lake, _s3_lake
 
         if request.param == "s3":
             found: ObjectLake = _s3_lake(request.getfixturevalue("moto_s3"), monkeypatch)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.s3 import MotoS3, moto_s3  # noqa: F401 - the fixture
+from tests.support.s3 import MotoS3
 from tributary.transform.profile import TributaryDuckDBProfileMapping
 from tributary.transform.project import DBT_PROJECT_DIR, Lake
 
@@ -60,7 +60,7 @@ def _parquet(rows: int, batch: str) -> bytes:
     return buffer.getvalue()
 
 
-def test_silver_from_an_s3_lake(moto_s3: MotoS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_silver_from_an_s3_lake(moto_s3: MotoS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dbt.cli.main import dbtRunner
 
     s3 = moto_s3.client()

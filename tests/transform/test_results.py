@@ -3,13 +3,6 @@ by severity (DuckDB's lock error: ``tests/hooks/test_warehouse.py``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import duckdb
-import pytest
-
 from tributary.transform.results import (
     Step,
     TaskRun,

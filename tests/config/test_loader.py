@@ -29,7 +29,7 @@ from tributary.config import (
 )
 from tributary.errors import ConfigError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 VALID = FIXTURES / "valid"
 INVALID = FIXTURES / "invalid"
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.errors.test_airflow_failures import JANUARY, replication_dag, task_instances
+from tests.failures.test_airflow_failures import JANUARY, replication_dag, task_instances
 from tests.support.pg import Certificates, PgCluster, make_certificates, remove_cluster, start_cluster
 from tributary.config import TableConfig
 from tributary.dialects.columns import schema_of

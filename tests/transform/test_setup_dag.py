@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import sqlite3
 import subprocess
@@ -20,10 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.dbt.conftest import DbtEnv, write_partition
+from tests.transform.conftest import DbtEnv, write_partition
 from tributary.lake import MANIFEST, SUCCESS
 from tributary.manifest import Manifest
 from tributary.transform.runs import run_report, run_results
+
+log = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.airflow
 
@@ -57,7 +60,7 @@ def first_setup(dbt_env: DbtEnv):
 def test_setup_builds_silver_and_gold_from_scratch(dbt_env: DbtEnv, first_setup, demo_sqlite: Path) -> None:
     run, counts, _ = first_setup
     report = run_report("dbt_setup", run.run_id)
-    print(f"\n{report}")
+    log.info("%s", report)
     assert run.state == "success"
     with sqlite3.connect(demo_sqlite) as source:
         for table in SOURCE_TABLES:
@@ -89,7 +92,7 @@ def test_transform_dag_runs_silver_gold_and_their_tests(dbt_env: DbtEnv, first_s
     _, counts, fingerprint = first_setup
     run = dbt_env.run("dbt_transform")
     report = run_report("dbt_transform", run.run_id)
-    print(f"\n{report}")
+    log.info("%s", report)
     assert run.state == "success"
     for step in ("silver", "gold", "test"):
         assert f"\n{step:<14} success " in report, step
@@ -167,7 +170,7 @@ def test_a_partition_without_success_is_not_read(dbt_env: DbtEnv, changed_sales)
 
 def test_a_warn_level_failure_is_reported_and_the_run_succeeds(dbt_env: DbtEnv, changed_sales) -> None:
     report = run_report("dbt_setup", changed_sales.run_id)
-    print(f"\n{report}")
+    log.info("%s", report)
     assert changed_sales.state == "success"
     assert "test failures, severity error (fail the run): none" in report
     warned = report.split("test failures, severity warn (the run goes on):", 1)[1]
@@ -188,7 +191,7 @@ def test_an_error_level_failure_fails_the_run_naming_the_test(dbt_env: DbtEnv, c
     finally:
         shutil.rmtree(orphan)
     report = run_report("dbt_setup", run.run_id)
-    print(f"\n{report}")
+    log.info("%s", report)
     assert run.state == "failed"
     errors, warnings = report.split("test failures, severity error (fail the run): 1", 1)[1].split(
         "test failures, severity warn (the run goes on):"
@@ -216,7 +219,7 @@ def test_a_lock_held_by_another_process_names_it(dbt_env: DbtEnv, first_setup) -
         holder.kill()
         holder.wait()
     report = run_report("dbt_setup", run.run_id)
-    print(f"\n{report}")
+    log.info("%s", report)
     assert run.state == "failed"
     error = run_results("dbt_setup", run.run_id, "clear.clear_gold")["error"]
     assert f"the DuckDB warehouse {dbt_env.warehouse} is locked by another process: PID {holder.pid}" in error

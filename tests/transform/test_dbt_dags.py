@@ -5,6 +5,7 @@ DAG scheduled on the replication DAGs' bronze Assets; serializable for the sched
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from airflow.sdk import DAG, AssetAll
 
 from tributary.config import PIPELINES_DIR_ENV, PROJECT_ROOT, load_config
 from tributary.dag_support import bronze_asset
-from tributary.transform.factory import DbtManifestMissingError, build_dbt_dags
 from tributary.hooks.warehouse import POOL
+from tributary.transform.factory import DbtManifestMissingError, build_dbt_dags
 from tributary.transform.project import MANIFEST_ENV
+
+log = logging.getLogger(__name__)
 
 DBT_DAG_FILE = PROJECT_ROOT / "dags" / "tributary_dbt.py"
 POS_CONFIG = PROJECT_ROOT / "include" / "pipelines" / "pos.yaml"
@@ -31,7 +34,7 @@ def test_the_factory_reads_yaml_and_the_manifest_only(no_io: None) -> None:
     started = time.perf_counter()
     dags = build_dbt_dags(POS_CONFIG.parent)
     elapsed = time.perf_counter() - started
-    print(f"\nbuild_dbt_dags: {sum(len(d.tasks) for d in dags.values())} tasks in {elapsed:.2f} s")
+    log.info("build_dbt_dags: %d tasks in %.2f s", sum(len(d.tasks) for d in dags.values()), elapsed)
     assert sorted(dags) == ["dbt_setup", "dbt_transform"]
     assert elapsed < 10
 
@@ -132,6 +135,8 @@ def test_the_dag_file_loads_in_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PIPELINES_DIR_ENV, str(POS_CONFIG.parent))
     bag = DagBag(dag_folder=str(DBT_DAG_FILE))
     (stat,) = bag.dagbag_stats
-    print(f"\nDagBag: {stat.file} parsed in {stat.duration.total_seconds():.2f} s ({stat.task_num} tasks)")
+    log.info(
+        "DagBag: %s parsed in %.2f s (%d tasks)", stat.file, stat.duration.total_seconds(), stat.task_num
+    )
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == ["dbt_setup", "dbt_transform"]

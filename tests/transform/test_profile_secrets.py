@@ -30,7 +30,8 @@ def password_cluster() -> Iterator[PgCluster]:
     try:
         cluster.psql(f"CREATE ROLE reader LOGIN PASSWORD '{PG_PASSWORD}'")
         cluster.psql(
-            "CREATE TABLE sales AS SELECT g AS id FROM generate_series(1, 42) g; GRANT SELECT ON sales TO reader"
+            "CREATE TABLE sales AS SELECT g AS id FROM generate_series(1, 42) g; "
+            "GRANT SELECT ON sales TO reader"
         )
         yield cluster
     finally:
@@ -109,7 +110,9 @@ def test_dbt_logs_in_with_the_password_from_the_env_and_the_profile_is_private(
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
     (project / "dbt_project.yml").write_text("name: secrets_test\nversion: '1.0'\nprofile: tributary\n")
-    (project / "models" / "pg_sales.sql").write_text("{{ config(materialized='table') }} select count(*) as n from pg.public.sales")
+    (project / "models" / "pg_sales.sql").write_text(
+        "{{ config(materialized='table') }} select count(*) as n from pg.public.sales"
+    )
     config = PrivateProfileConfig(profile_name="tributary", target_name="warehouse", profile_mapping=mapping)
 
     with config.ensure_profile() as (profile, env):

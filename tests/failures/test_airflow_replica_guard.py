@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.errors.test_airflow_failures import JANUARY, replication_dag, task_instances
+from tests.failures.test_airflow_failures import JANUARY, replication_dag, task_instances
 from tributary.lake import SUCCESS
 
 pytestmark = pytest.mark.airflow

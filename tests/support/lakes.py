@@ -1,5 +1,6 @@
-"""Fixtures of the lake tests: S3 (moto) and GCS (the emulator) lakes over HTTP, one bucket per
-test, each with its Airflow connection in the environment."""
+"""Lakes for the tests: S3 (moto) and GCS (the emulator) lakes over HTTP, one bucket per test,
+each with its Airflow connection in the environment; the commit protocol run on small staged
+files. The fixtures are registered once, in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import gcs, s3
 from tests.support.gcs import GcsEmulator
 from tests.support.s3 import MotoS3
 from tributary.lake import Partition
@@ -23,10 +23,6 @@ from tributary.manifest import Manifest, ManifestFile
 FAST = RetryPolicy(attempts=6, initial=0.05, maximum=0.5, jitter=0.05)
 
 _buckets = itertools.count(1)
-
-# the servers, one per session (fixtures of tests/support)
-moto_s3 = s3.moto_s3
-gcs_emulator = gcs.gcs_emulator
 
 
 @dataclass

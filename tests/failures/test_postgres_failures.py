@@ -13,7 +13,7 @@ import psycopg
 import psycopg2
 import pytest
 
-from tests.errors.conftest import APP_PASSWORD
+from tests.failures.conftest import APP_PASSWORD
 from tests.support.pg import remove_cluster, start_cluster
 from tributary.config import TableConfig
 from tributary.errors import CatalogError
