@@ -26,7 +26,7 @@ class RunInfo:
     """What identifies the Airflow run that writes a partition.
 
     :param run_start: when the DAG run began (the same for all its tries, however it was
-        started: ``operators._common.run_clock``): a watermark run reads up to this minus the
+        started: ``dag_support.run_clock``): a watermark run reads up to this minus the
         table's safety lag (default: now)
     :param full_refresh: a watermark run ignores the committed state once and reads everything
     """

@@ -1,6 +1,7 @@
-"""What the DAG factories of every feature share (Airflow glue, not core): the bronze Asset of a
-table, the stand-in DAG that reports broken config files as an import error, and the loop that
-builds a file's DAGs so that one broken config does not take the others down.
+"""What the DAGs of every feature share (Airflow glue, not core). At parse time: the bronze
+Asset of a table, the stand-in DAG that reports broken config files as an import error, and the
+loop that builds a file's DAGs so that one broken config does not take the others down. At run
+time: the window a run covers (from its logical date) and the wall clock it started at.
 
 The replication factory (``tributary.factory``), the extracts DAG (``tributary.extracts.dag``)
 and the dbt DAGs (``tributary.transform.factory``) import these from here, not from each other.
@@ -9,15 +10,19 @@ and the dbt DAGs (``tributary.transform.factory``) import these from here, not f
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from airflow.sdk import DAG, Asset
+from airflow.sdk.exceptions import AirflowFailException
 
-from tributary.config import PipelineConfig
+from tributary.config import PipelineConfig, Schedule
 from tributary.errors import ConfigError
 from tributary.lake import table_url
+from tributary.windows import Window, window_containing
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +87,51 @@ def collect_dags(
             dag_id=errors_dag_id, schedule=None, description=message, tags=list(ERROR_TAGS)
         )
     return dags
+
+
+def run_window(context: Any, schedule: Schedule, *, logical_date_required: bool = True) -> Window:
+    """The window this run replicates: the one that contains its logical date.
+
+    Airflow's data interval is not trusted alone: ``airflow dags trigger -l D`` asks the timetable
+    for the manual interval of the moment it is run, not of D, and a REST call may pass any
+    interval. A data interval that differs from the logical date's window is logged and ignored.
+
+    A run without a logical date fails, unless ``logical_date_required`` is false (the extracts
+    DAG): then it covers the window of the moment it was triggered (its ``run_after``).
+    """
+    logical = context.get("logical_date")
+    if logical is None and not logical_date_required:
+        moment = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
+        return window_containing(moment, schedule)
+    if logical is None:
+        raise AirflowFailException(
+            "this run has no logical date, so no window to replicate; trigger it with one "
+            f"(e.g. `airflow dags trigger {context['dag'].dag_id} -l 2025-10-01`, or a logical date "
+            "in the UI's trigger form)"
+        )
+    window = window_containing(logical, schedule)
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if (start, end) != (window.start, window.end):
+        log.warning(
+            "Airflow gave this run the data interval %s -> %s, which is not the window of its "
+            "logical date %s (`airflow dags trigger -l` asks for the interval of the time it is "
+            "run); Tributary replicates the window of the logical date: %s -> %s",
+            start,
+            end,
+            logical,
+            window.start,
+            window.end,
+        )
+    return window
+
+
+def run_clock(dag_run: Any) -> dt.datetime | None:
+    """The wall clock at which the run began, the same for all its tries: a watermark run reads
+    up to it (minus the table's safety lag), whoever started the run.
+
+    The later of the run's ``start_date`` and ``run_after``: the scheduler starts a run (its
+    ``start_date``) at or after its ``run_after``, but ``airflow dags test`` gives its run the
+    logical date as ``start_date`` and the time it was started as ``run_after``.
+    """
+    moments = [m for m in (getattr(dag_run, "start_date", None), getattr(dag_run, "run_after", None)) if m]
+    return max(moments) if moments else None

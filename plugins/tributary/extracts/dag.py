@@ -21,7 +21,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from tributary.config import Schedule
-from tributary.dag_support import collect_dags
+from tributary.dag_support import collect_dags, run_window
 from tributary.errors import TributaryError
 from tributary.extracts.config import Extract
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
@@ -29,7 +29,7 @@ from tributary.extracts.loader import load_extracts
 from tributary.extracts.run import FAILED, Outcome, run_extract
 from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_settings
 from tributary.timetable import CRON, WindowTimetable
-from tributary.windows import Window, window_containing
+from tributary.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +40,6 @@ SUMMARY_KEY = "extract_summary"
 
 
 # --- run time ---------------------------------------------------------------------------------
-
-
-def run_window(context: Any) -> Window:
-    """The UTC day of the run's logical date (not its data interval: ``airflow dags trigger -l D``
-    gets the interval of the time it is run, not of D); a run without a logical date covers the
-    UTC day it was triggered in."""
-    moment = context.get("logical_date")
-    if moment is None:
-        moment = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
-    return window_containing(moment, Schedule.daily)
 
 
 def _open_rows(extract: Extract, window: Window) -> Any:
@@ -73,7 +63,7 @@ def execute_extract(definition: dict[str, Any]) -> dict[str, Any]:
     context["extract_name"] = definition["name"]  # type: ignore[typeddict-unknown-key]
     ti = context["ti"]
     extract = Extract.from_xcom(definition)
-    window = run_window(context)
+    window = run_window(context, Schedule.daily, logical_date_required=False)
     outcome = Outcome.start(extract, window)
     outcome.try_number = ti.try_number
     try:
@@ -133,7 +123,7 @@ def summarize(warehouse_conn_id: str) -> dict[str, Any]:
 
     context = get_current_context()
     ti = context["ti"]
-    window = run_window(context)
+    window = run_window(context, Schedule.daily, logical_date_required=False)
     group = (context["params"].get("execution_group") or "").strip() or None
     listed = ti.xcom_pull(task_ids="list_extracts")
     if listed is None:

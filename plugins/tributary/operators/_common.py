@@ -14,12 +14,13 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tributary.batches import RunInfo
 from tributary.config import FileTableConfig, Schedule, TableConfig
+from tributary.dag_support import run_clock, run_window
 from tributary.errors import TributaryError
 from tributary.files.landing import Landing
 from tributary.hooks.sources import open_reader
 from tributary.lake_io import LakeRoot
 from tributary.readers.base import SourceReader
-from tributary.windows import Window, check_in_range, window_containing
+from tributary.windows import check_in_range
 
 log = logging.getLogger(__name__)
 
@@ -30,48 +31,6 @@ def lake_root(url: str, conn_id: str | None) -> LakeRoot:
     from tributary.hooks.lake import lake_root as hooks_lake_root
 
     return hooks_lake_root(url, conn_id)
-
-
-def run_window(context: Any, schedule: Schedule) -> Window:
-    """The window this run replicates: the one that contains its logical date.
-
-    Airflow's data interval is not trusted alone: ``airflow dags trigger -l D`` asks the timetable
-    for the manual interval of the moment it is run, not of D, and a REST call may pass any
-    interval. A data interval that differs from the logical date's window is logged and ignored.
-    """
-    logical = context.get("logical_date")
-    if logical is None:
-        raise AirflowFailException(
-            "this run has no logical date, so no window to replicate; trigger it with one "
-            f"(e.g. `airflow dags trigger {context['dag'].dag_id} -l 2025-10-01`, or a logical date "
-            "in the UI's trigger form)"
-        )
-    window = window_containing(logical, schedule)
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if (start, end) != (window.start, window.end):
-        log.warning(
-            "Airflow gave this run the data interval %s -> %s, which is not the window of its "
-            "logical date %s (`airflow dags trigger -l` asks for the interval of the time it is "
-            "run); Tributary replicates the window of the logical date: %s -> %s",
-            start,
-            end,
-            logical,
-            window.start,
-            window.end,
-        )
-    return window
-
-
-def run_clock(dag_run: Any) -> dt.datetime | None:
-    """The wall clock at which the run began, the same for all its tries: a watermark run reads
-    up to it (minus the table's safety lag), whoever started the run.
-
-    The later of the run's ``start_date`` and ``run_after``: the scheduler starts a run (its
-    ``start_date``) at or after its ``run_after``, but ``airflow dags test`` gives its run the
-    logical date as ``start_date`` and the time it was started as ``run_after``.
-    """
-    moments = [m for m in (getattr(dag_run, "start_date", None), getattr(dag_run, "run_after", None)) if m]
-    return max(moments) if moments else None
 
 
 @contextlib.contextmanager

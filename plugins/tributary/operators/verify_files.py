@@ -7,8 +7,9 @@ from typing import Any
 
 from tributary.batches import summary
 from tributary.config import Schedule
+from tributary.dag_support import run_window
 from tributary.files.verify import verify_files
-from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, run_window
+from tributary.operators._common import FileTaskOperator, fail_fast, lake_root
 
 
 class VerifyFilesOperator(FileTaskOperator):
