@@ -105,6 +105,18 @@ def test_the_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> Non
     assert _violations(None, {"windows"}, ["tributary.files.extract"]) == []
 
 
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tributary"):
+                own = node.level == 1 and path.name == "__init__.py"  # a package's own modules
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                if private and not own:
+                    found.append(f"{module} imports {private} from {node.module}")
+    assert found == [], "make these public (no leading underscore) or move them where they are used"
+
+
 def _code_files() -> list[Path]:
     return sorted(p for top in CODE for p in (ROOT / top).rglob("*.py") if ".venv" not in p.parts)
 

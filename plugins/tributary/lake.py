@@ -393,7 +393,7 @@ def _sizes(path: Any) -> dict[str, int]:
         children = list(path.iterdir())
     except (FileNotFoundError, NotADirectoryError):  # no object under the prefix (yet)
         return {}
-    return {child.name: _size(child) for child in children}
+    return {child.name: object_size(child) for child in children}
 
 
 def _batch_of(marker: str) -> str | None:
@@ -404,7 +404,8 @@ def _batch_of(marker: str) -> str | None:
     return body.get("batch_id") if isinstance(body, dict) else None
 
 
-def _size(path: Any) -> int:
+def object_size(path: Any) -> int:
+    """The size in bytes of a file or object, from a local ``stat`` or an object store's info."""
     stat = path.stat()
     size = getattr(stat, "st_size", None)
     if size is None and isinstance(stat, dict):

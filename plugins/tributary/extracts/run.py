@@ -209,14 +209,14 @@ def publish_local(final: Path, write: Callable[[Path], Written]) -> Written:
 def publish_object(root: LakeRoot, relative: str, local: Path) -> None:
     """Upload ``local`` to a temporary key beside ``relative``, check its size, copy it to
     ``relative`` on the server side and remove the temporary key."""
-    from tributary.lake import _size, check_under, upload
+    from tributary.lake import check_under, object_size, upload
 
     folder, _, name = relative.rpartition("/")
     temporary = f"{folder}/{_temporary(name)}" if folder else _temporary(name)
     expected = local.stat().st_size
     try:
         root.run(f"upload {temporary}", lambda p: upload(local, check_under(p, p / temporary)), writing=True)
-        size = root.run(f"check {temporary}", lambda p: _size(p / temporary))
+        size = root.run(f"check {temporary}", lambda p: object_size(p / temporary))
         if size != expected:
             raise LakeError(f"{root.url}/{temporary}: {size} bytes in the store, {expected} written")
         root.run(
