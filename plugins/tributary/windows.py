@@ -64,9 +64,9 @@ def partition_for(
     table: TableConfig, schedule: Schedule, window: Window, batch_id: str | None = None
 ) -> tuple[str, str]:
     """The Hive partition ``(key, value)`` a run writes: month=, day=, snapshot_date= or batch=."""
-    if table.mode is Mode.watermark:
+    if table.mode in (Mode.watermark, Mode.cdc):
         if batch_id is None:
-            raise ValueError(f"table {table.name}: a watermark partition is named by its batch id")
+            raise ValueError(f"table {table.name}: a {table.mode.value} partition is named by its batch id")
         return "batch", batch_id
     if table.mode is Mode.full:
         assert window.start is not None

@@ -16,8 +16,10 @@ from tributary.config.base import (
     parse_duration,
 )
 from tributary.config.database import (
+    CdcConfig,
     CheckConfig,
     Compression,
+    Deletes,
     Mode,
     NullWatermark,
     PipelineConfig,
@@ -43,10 +45,12 @@ __all__ = [
     "NAME_RULE",
     "PIPELINES_DIR_ENV",
     "PROJECT_ROOT",
+    "CdcConfig",
     "CheckConfig",
     "Compression",
     "Contract",
     "ContractColumn",
+    "Deletes",
     "ExtraColumns",
     "FileTableConfig",
     "FilesPipelineConfig",

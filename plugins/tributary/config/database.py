@@ -30,6 +30,14 @@ class Mode(StrEnum):
     window = "window"  # rows whose date column falls in the run's window
     full = "full"  # the whole table, one snapshot per run
     watermark = "watermark"  # rows changed since the last committed high watermark
+    cdc = "cdc"  # the changes the source's log recorded since the last committed position
+
+
+class Deletes(StrEnum):
+    """How rows deleted in the source reach the lake (a ``cdc`` table records them anyway)."""
+
+    ignore = "ignore"  # a deleted row stays in bronze (soft deletes are the source's business)
+    detect_by_keys = "detect_by_keys"  # tombstones for keys the lake has and the source lost
 
 
 class SchemaDrift(StrEnum):
@@ -68,6 +76,17 @@ class SourceType(StrEnum):
     files = "files"
 
 
+class CdcConfig(StrictModel):
+    """Change capture of a source: where its ``cdc`` tables read their changes from."""
+
+    # PostgreSQL: one logical replication slot and one publication per source, not per table
+    slot: Annotated[str | None, Field(pattern=r"^[a-z0-9_]{1,63}$", description="slot name")] = None
+    publication: Annotated[str | None, Field(min_length=1, max_length=63)] = None
+    # the log warns when the slot holds back more WAL than this (a slot that is not read fills
+    # the server's disk; see max_slot_wal_keep_size)
+    warn_retained_wal_mb: Annotated[int, Field(ge=1)] = 1024
+
+
 class SourceConfig(StrictModel):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
     # a files source has a model of its own (FileSourceConfig); left out of dumps, as before
@@ -93,6 +112,17 @@ class SourceConfig(StrictModel):
             "with read intent, which an availability group listener routes to a readable secondary"
         ),
     ] = None
+    cdc: CdcConfig = Field(default_factory=CdcConfig)
+
+    @property
+    def slot_name(self) -> str:
+        """The PostgreSQL replication slot of the source's ``cdc`` tables."""
+        return self.cdc.slot or f"tributary_{self.name}"
+
+    @property
+    def publication_name(self) -> str:
+        """The PostgreSQL publication of the source's ``cdc`` tables."""
+        return self.cdc.publication or f"tributary_{self.name}"
 
 
 class LakeConfig(StrictModel):
@@ -231,6 +261,10 @@ class TableConfig(StrictModel):
     columns: list[str] | None = None
     batch_size: Annotated[int, Field(ge=1_000, le=1_000_000)] = 100_000
     checks: list[CheckConfig] = Field(default_factory=list)
+    deletes: Deletes = Deletes.ignore
+    # detect_by_keys fails the run instead of writing tombstones for more than this share of the
+    # keys the lake holds (a read that came back short must not delete half the lake)
+    max_delete_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
     sessions: Annotated[
         int,
         Field(
@@ -283,6 +317,31 @@ class TableConfig(StrictModel):
                 key=("date_column",),
                 got=show(self.date_column),
                 allowed="remove date_column",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _change_keys(self) -> TableConfig:
+        if self.mode is Mode.cdc and not self.primary_key:
+            raise config_error(
+                "mode 'cdc' needs primary_key: silver applies the changes to the current row of each key",
+                key=("primary_key",),
+                got="mode 'cdc' and no primary_key",
+                allowed="primary_key: [<column>, ...]",
+            )
+        if self.mode is Mode.cdc and (self.date_column or self.watermark_column):
+            raise config_error(
+                "mode 'cdc' reads the source's change log and takes no date_column or watermark_column",
+                key=("date_column" if self.date_column else "watermark_column",),
+                got=show(self.date_column or self.watermark_column),
+                allowed="remove it",
+            )
+        if self.deletes is Deletes.detect_by_keys and not self.primary_key:
+            raise config_error(
+                "deletes 'detect_by_keys' compares the source's keys with the lake's: it needs primary_key",
+                key=("deletes",),
+                got="deletes 'detect_by_keys' and no primary_key",
+                allowed="add primary_key: [<column>, ...], or remove deletes",
             )
         return self
 
