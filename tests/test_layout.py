@@ -18,7 +18,7 @@ PACKAGE = ROOT / "plugins" / "tributary"
 
 # Each feature's modules may import the core, the shared glue and their own package; never
 # another feature. What two of them share moves down.
-FEATURES = ("replication", "files", "extracts", "transform")
+FEATURES = ("replication", "changes", "files", "extracts", "transform")
 # Composition: the replication DAG factory (database and file tables in one DAG per source) and
 # the operators package (the Airflow face of the replication and files features). They may
 # import features; nothing below them imports them.

@@ -122,6 +122,13 @@ class Manifest(BaseModel):
     # watermark and file tables: the committed batch whose state this run planned from (None: it
     # found none); the commit refuses when another batch has been committed since (overlapping runs)
     planned_from: str | None = None
+    # cdc tables: the change positions read, from (exclusive) and up to (inclusive), as the
+    # source writes them (PostgreSQL LSN 0/16B3748, SQL Server change version or LSN)
+    change_position_from: str | None = None
+    change_position_to: str | None = None
+    # tombstone partitions (deletes: detect_by_keys): the keys the lake held and the source did not
+    lake_keys: int | None = None
+    deleted_keys: int | None = None
     # QA checks run by verify (any table)
     checks: list[CheckResult] = Field(default_factory=list)
     # file sources: the files loaded, rejected and skipped as unchanged, and the state (every
