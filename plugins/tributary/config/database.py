@@ -112,17 +112,17 @@ class SourceConfig(StrictModel):
             "with read intent, which an availability group listener routes to a readable secondary"
         ),
     ] = None
-    cdc: CdcConfig = Field(default_factory=CdcConfig)
+    cdc: CdcConfig | None = None  # change capture settings; defaults when a table is in mode cdc
 
     @property
     def slot_name(self) -> str:
         """The PostgreSQL replication slot of the source's ``cdc`` tables."""
-        return self.cdc.slot or f"tributary_{self.name}"
+        return (self.cdc.slot if self.cdc else None) or f"tributary_{self.name}"
 
     @property
     def publication_name(self) -> str:
         """The PostgreSQL publication of the source's ``cdc`` tables."""
-        return self.cdc.publication or f"tributary_{self.name}"
+        return (self.cdc.publication if self.cdc else None) or f"tributary_{self.name}"
 
 
 class LakeConfig(StrictModel):
