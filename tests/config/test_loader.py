@@ -367,6 +367,7 @@ def test_full_config_keeps_every_value() -> None:
         "retry_delay_seconds": 120,
         "require_read_replica": True,
         "application_intent": None,
+        "cdc": None,
     }
     assert config.lake.url == "s3://company-lake/bronze"  # trailing slash dropped
     assert config.lake.resolved_url() == "s3://company-lake/bronze"
