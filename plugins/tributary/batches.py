@@ -46,11 +46,21 @@ def new_batch_id(now: dt.datetime | None = None) -> str:
 
 # -- what is committed already ----------------------------------------------------------------
 
+# The partition key of a table's tombstone partitions (deletes=<batch_id>, written by deletes:
+# detect_by_keys; tributary.changes.shape describes them). They hold no rows of the table, so a
+# run never plans from them: a watermark, a drift check or a fenced commit reads data partitions.
+DELETES_PARTITION = "deletes"
 
-def committed_partitions(lake_root: LakePath | LakeRoot, source: str, table: str) -> Iterator[Partition]:
-    """The table's committed partitions, newest name first (batch ids and dates sort by time)."""
+
+def committed_partitions(
+    lake_root: LakePath | LakeRoot, source: str, table: str, *, tombstones: bool = False
+) -> Iterator[Partition]:
+    """The table's committed data partitions, newest name first (batch ids and dates sort by
+    time); with ``tombstones``, its ``deletes=`` partitions too."""
     for name in reversed(list_partitions(lake_root, source, table)):
         key, value = name.split("=", 1)
+        if key == DELETES_PARTITION and not tombstones:
+            continue
         partition = Partition(lake_root, source, table, key, value)
         if partition.is_committed():
             yield partition

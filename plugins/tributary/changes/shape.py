@@ -29,14 +29,14 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+# the partition key of a table's tombstone partitions (deletes=<batch_id>), owned by the core
+from tributary.batches import DELETES_PARTITION as DELETES_PARTITION
+
 OP = "_op"
 LSN = "_lsn"
 CHANGE_VERSION = "_change_version"
 SEQ = "_seq"
 COMMIT_TIME = "_commit_time"
-
-# the partition key of a table's tombstone partitions (deletes=<batch_id>)
-DELETES_PARTITION = "deletes"
 
 
 class Op(StrEnum):

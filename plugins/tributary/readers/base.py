@@ -168,14 +168,41 @@ class SourceReader:
         """The table's rows for ``window`` as record batches of ``table.batch_size`` rows."""
         context, params = self._context(table, columns, window)
         sql = render(self.dialect, "select", **context)
-        schema = schema_of(columns)
+        return self._streamed(sql, params, schema_of(columns), table.batch_size)
+
+    def _streamed(
+        self, sql: str, params: Mapping[str, Any], schema: pa.Schema, batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
         cursor = self.cursor_for_streaming()
         try:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(table.batch_size):
+            cursor.execute(sql, dict(params))
+            while rows := cursor.fetchmany(batch_size):
                 yield rows_to_batch(rows, schema)
         finally:
             cursor.close()
+
+    # -- keys (deletes: detect_by_keys) --------------------------------------------------------
+
+    def key_columns(self, table: TableConfig) -> list[Column]:
+        """The primary key's columns, typed by the type map; they must be among the columns the
+        table copies, since the lake's keys are compared with them."""
+        columns = {c.name: c for c in self.describe(table)}
+        missing = [name for name in table.primary_key if name not in columns]
+        if missing:
+            raise CatalogError(
+                f"primary_key of table {self.schema_name(table)}.{table.name} names {missing}, which "
+                f"the table's `columns:` leave out; the lake must hold the key to detect deletes: add "
+                "them to `columns:`"
+            )
+        return [columns[name] for name in table.primary_key]
+
+    def keys(self, table: TableConfig, columns: list[Column]) -> Iterator[pa.RecordBatch]:
+        """The key ``columns`` (``key_columns``) of every row of the table, as record batches of
+        ``table.batch_size`` rows: no filter and no order, so the source can read the key's index
+        alone."""
+        context, _ = self._context(table, columns, None)
+        sql = render(self.dialect, "select_keys", **context)
+        return self._streamed(sql, {}, schema_of(columns), table.batch_size)
 
     def write_parts(
         self,

@@ -406,9 +406,22 @@ class PostgresReader(SourceReader):
         finally:
             con.close()
 
+    def keys(self, table: TableConfig, columns: list[Column]) -> Iterator[pa.RecordBatch]:
+        """The keys through a psycopg2 server-side cursor, not DuckDB's scanner: the scanner
+        reads the table's pages by ctid ranges, where a plain ``SELECT <key>`` lets the planner
+        answer from the primary key's index alone."""
+        return self._server_side(table, lambda: SourceReader.keys(self, table, columns))
+
     def _cursor_batches(
         self, table: TableConfig, columns: list[Column], window: Window | None
     ) -> Iterator[pa.RecordBatch]:
+        return self._server_side(table, lambda: SourceReader.batches(self, table, columns, window))
+
+    def _server_side(
+        self, table: TableConfig, read: Callable[[], Iterator[pa.RecordBatch]]
+    ) -> Iterator[pa.RecordBatch]:
+        """The batches of ``read`` (a read through ``cursor_for_streaming``), inside the
+        transaction a server-side cursor needs, with the session's stream settings."""
         connection = self.connection
         autocommit = bool(getattr(connection, "autocommit", False))
         if autocommit:
@@ -419,7 +432,7 @@ class PostgresReader(SourceReader):
                 cursor.execute(render(POSTGRES, "stream_settings"))
             finally:
                 cursor.close()
-            yield from super().batches(table, columns, window)
+            yield from read()
         except (ValueError, OverflowError) as exc:
             if isinstance(exc, pa.ArrowException):
                 raise
