@@ -15,6 +15,7 @@ from typing import Any, cast
 from airflow.sdk import DAG, Param, TaskGroup, chain
 
 from tributary.config import (
+    Deletes,
     FilesPipelineConfig,
     FileTableConfig,
     Mode,
@@ -26,6 +27,7 @@ from tributary.dag_support import bronze_asset, collect_dags, collector_paused
 from tributary.operators import (
     CommitFilesOperator,
     CommitPartitionOperator,
+    DetectDeletesOperator,
     ExtractFilesOperator,
     ExtractTableOperator,
     VerifyFilesOperator,
@@ -126,8 +128,9 @@ def _timetable(config: PipelineConfig) -> WindowTimetable:
 
 
 def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, Any]) -> list[Any]:
-    """extract >> verify >> commit of a database table; every task that opens a source session
-    takes a slot of the source's pool."""
+    """extract >> verify >> commit of a database table, then detect_deletes for a table with
+    ``deletes: detect_by_keys``; every task that opens a source session takes a slot of the
+    source's pool."""
     reading: dict[str, Any] = {
         "source_conn_id": config.source.conn_id,
         "require_read_replica": config.source.require_read_replica,
@@ -146,10 +149,16 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
         **common,
     )
     verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
-    commit = CommitPartitionOperator(
-        task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **common
-    )
-    return [extract, verify, commit]
+    # the table's Asset is announced by the group's last task, once bronze has all of the run
+    asset = [bronze_asset(config, table.name)]
+    detects = table.deletes is Deletes.detect_by_keys
+    commit = CommitPartitionOperator(task_id="commit", outlets=[] if detects else asset, retries=0, **common)
+    if not detects:
+        return [extract, verify, commit]
+    # one run at a time: two detections side by side would tombstone the same keys twice
+    detect = DetectDeletesOperator(task_id="detect_deletes", outlets=asset, max_active_tis_per_dag=1,
+                                   **reading, **common)  # fmt: skip
+    return [extract, verify, commit, detect]
 
 
 def build_dag(config: PipelineConfig, path: Path) -> DAG:

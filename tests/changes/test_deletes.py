@@ -350,3 +350,19 @@ def test_postgres_key_read_is_a_plain_select_of_the_key(pg_db: tuple[Any, str]) 
         reader.release()
     assert [f"{f.name}:{f.type}" for f in batches[0].schema] == ["region id:string", "nümber:int64"]
     assert sum(b.num_rows for b in batches) == 40
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+def test_a_full_table_takes_no_detect_by_keys() -> None:
+    from tributary.errors import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match=r"mode 'full' copies the whole table each run"):
+        TableConfig.model_validate(
+            {"name": "t", "mode": "full", "primary_key": ["id"], "deletes": "detect_by_keys"}
+        )
+    with pytest.raises((ConfigError, ValueError), match=r"deletes 'detect_by_keys' .* needs primary_key"):
+        TableConfig.model_validate(
+            {"name": "t", "mode": "window", "date_column": "d", "deletes": "detect_by_keys"}
+        )

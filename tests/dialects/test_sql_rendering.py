@@ -61,9 +61,11 @@ PLACEHOLDER = {
     "mssql": re.compile(r"%\((\w+)\)s"),
     "duckdb": re.compile(r"\$(\w+)"),
 }
-# target: a COPY's output; secret: the secret an ATTACH names; the libpq keywords of a secret
+# target: a COPY's output; secret: the secret an ATTACH names; the libpq keywords of a secret;
+# files, source_keys: the local Parquet files deletes: detect_by_keys compares
 LIBPQ_KEYS = ["host", "password", "sslrootcert"]
-PARAMETERS = {"schema", "table", "window_start", "window_end", "target", "secret", *LIBPQ_KEYS}
+PARAMETERS = {"schema", "table", "window_start", "window_end", "target", "secret", "files", "source_keys",
+              *LIBPQ_KEYS}  # fmt: skip
 BIND = {"sqlite": ":{}", "postgres": "%({})s", "mssql": "%({})s", "duckdb": "${}"}
 
 

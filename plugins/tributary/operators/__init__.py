@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tributary.operators.commit import CommitPartitionOperator
 from tributary.operators.commit_files import CommitFilesOperator
+from tributary.operators.detect_deletes import DetectDeletesOperator
 from tributary.operators.extract import ExtractTableOperator
 from tributary.operators.extract_files import ExtractFilesOperator
 from tributary.operators.verify import VerifyPartitionOperator
@@ -12,6 +13,7 @@ from tributary.operators.verify_files import VerifyFilesOperator
 __all__ = [
     "CommitFilesOperator",
     "CommitPartitionOperator",
+    "DetectDeletesOperator",
     "ExtractFilesOperator",
     "ExtractTableOperator",
     "VerifyFilesOperator",
