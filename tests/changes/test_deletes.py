@@ -109,7 +109,7 @@ def _table(mode: str, **overrides: Any) -> TableConfig:
 
 
 def replicate(
-    reader: SourceReader, table: TableConfig, lake: Path, start: dt.datetime, window: Window = JANUARY
+    reader: SourceReader, table: TableConfig, lake: Any, start: dt.datetime, window: Window = JANUARY
 ) -> None:
     """One run of the table's group before detect_deletes: extract, verify, commit."""
     place = {"source": SOURCE, "schedule": Schedule.monthly, "window": window, "lake_root": lake}
@@ -121,7 +121,7 @@ def replicate(
 def run_once(
     open_reader: Callable[[], SourceReader],
     table: TableConfig,
-    lake: Path,
+    lake: Any,
     start: dt.datetime,
     window: Window = JANUARY,
 ) -> Any:
@@ -366,3 +366,28 @@ def test_a_full_table_takes_no_detect_by_keys() -> None:
         TableConfig.model_validate(
             {"name": "t", "mode": "window", "date_column": "d", "deletes": "detect_by_keys"}
         )
+
+
+# --- an object store ----------------------------------------------------------------------------
+
+
+def test_deletes_in_an_s3_lake(pos: Path, s3_lake: Any) -> None:
+    """The lake's keys come through the lake root (only the key columns' pages are fetched)."""
+    from tests.support.lakes import FAST
+    from tributary.hooks.lake import lake_root
+
+    root = lake_root(s3_lake.url, s3_lake.conn_id, policy=FAST)
+    table = _table("window")
+    open_reader = _sqlite_reader(pos)
+    t0 = dt.datetime(2025, 2, 1, tzinfo=UTC)
+    assert run_once(open_reader, table, root, t0) is None
+    _sqlite(pos, "DELETE FROM orders WHERE id IN (1, 2)")
+    manifest = run_once(open_reader, table, root, t0, FEBRUARY)
+    assert manifest is not None and (manifest.lake_keys, manifest.deleted_keys) == (20, 2)
+    where = f"{SOURCE}/{ORDERS}/{manifest.partition}"
+    assert set(s3_lake.objects(where)) == {f"{where}/{f.name}" for f in manifest.files} | {
+        f"{where}/_manifest.json",
+        f"{where}/{SUCCESS}",
+    }
+    again = detect_deletes(open_reader(), table, source=SOURCE, lake_root=root)
+    assert again is None
