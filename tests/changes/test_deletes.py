@@ -391,3 +391,29 @@ def test_deletes_in_an_s3_lake(pos: Path, s3_lake: Any) -> None:
     }
     again = detect_deletes(open_reader(), table, source=SOURCE, lake_root=root)
     assert again is None
+
+
+# --- runs plan from data partitions only -----------------------------------------------------------
+
+
+def test_plans_and_fenced_commits_skip_tombstone_partitions(tmp_path: Path) -> None:
+    """A ``deletes=`` partition sorts after ``batch=`` and ``day=``: were it a batch, a watermark
+    run would plan from it (no high watermark: a full reload) and the fence would stop early."""
+    from tests.support.lakes import write_partition
+    from tributary.batches import committed_since
+
+    lake = tmp_path / "lake"
+    write_partition(lake, tmp_path / "s1", table=ORDERS, key="batch", value="20250101T000000000000Zaaaa")
+    write_partition(
+        lake, tmp_path / "s2", table=ORDERS, key=DELETES_PARTITION, value="20250102T000000000000Zbbbb"
+    )
+    assert [p.name for p in committed_partitions(lake, SOURCE, ORDERS)] == [
+        "batch=20250101T000000000000Zaaaa"
+    ]
+    assert [p.name for p in committed_partitions(lake, SOURCE, ORDERS, tombstones=True)] == [
+        "deletes=20250102T000000000000Zbbbb",
+        "batch=20250101T000000000000Zaaaa",
+    ]
+    newest = last_committed(lake, SOURCE, ORDERS)
+    assert newest is not None and newest.partition.startswith("batch=")
+    assert [m.partition for m in committed_since(lake, SOURCE, ORDERS, "20241231")] == [newest.partition]

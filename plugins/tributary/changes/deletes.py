@@ -92,6 +92,7 @@ def detect_deletes(
     run = run or RunInfo()
     label = f"{source}.{table.name}"
     columns = reader.key_columns(table)
+    reader.release()  # no session held while the lake is read
     key_schema = schema_of(columns)
     with tempfile.TemporaryDirectory(prefix="tributary-deletes-", dir=staging_dir) as tmp:
         staging = Path(tmp)
@@ -178,7 +179,7 @@ def compare_keys(staging: Path, lake_files: list[Path], source_file: Path, key: 
         con.execute(render(DUCKDB, "extract_session"))  # UTC: timestamptz keys read back as written
         if not lake_files:
             return KeyDiff(0, 0, deleted)
-        files = str(staging / "lake" / "*.parquet")
+        files = str(lake_files[0].parent / "*.parquet")  # lake_key_files writes one folder
         con.execute(render(DUCKDB, "lake_current_keys", values={"files": files}, columns=key))
         lake_keys = int(con.table("lake_current").shape[0])
         paths = {"source_keys": str(source_file), "target": str(deleted)}
