@@ -417,3 +417,14 @@ def test_plans_and_fenced_commits_skip_tombstone_partitions(tmp_path: Path) -> N
     newest = last_committed(lake, SOURCE, ORDERS)
     assert newest is not None and newest.partition.startswith("batch=")
     assert [m.partition for m in committed_since(lake, SOURCE, ORDERS, "20241231")] == [newest.partition]
+
+
+def test_the_key_must_be_among_the_columns_copied(pos: Path, tmp_path: Path) -> None:
+    from tributary.errors import CatalogError
+
+    table = _table("window", columns=["placed", "amount"])
+    with pytest.raises(
+        CatalogError, match=r"primary_key of table main\.orders names \['id'\].*add them to `columns:`"
+    ):
+        detect_deletes(_sqlite_reader(pos)(), table, source=SOURCE, lake_root=tmp_path / "lake")
+    assert not (tmp_path / "lake").exists()
