@@ -304,7 +304,6 @@ def _stream(
     where the database allows it, so that change records and rows are read as of one moment."""
     snapshot = bool((_one(reader, "changes_snapshot_isolation", {}) or (0,))[0])
     if snapshot:
-        reader.connection.rollback()  # the transaction starts after the isolation level is set
         _set_isolation(reader, snapshot=True)
     else:
         log.warning(
@@ -322,13 +321,16 @@ def _stream(
     finally:
         cursor.close()
         if snapshot:
-            reader.connection.rollback()
             _set_isolation(reader, snapshot=False)
 
 
 def _set_isolation(reader: MsSqlReader, *, snapshot: bool) -> None:
+    """Set the session's isolation level, then end the open transaction: pymssql begins the next
+    one at once, and SQL Server takes a transaction into SNAPSHOT only from its start."""
+    reader.connection.rollback()
     cursor = reader.connection.cursor()
     try:
         cursor.execute(render(MSSQL, "changes_isolation", snapshot=snapshot), {})
     finally:
         cursor.close()
+    reader.connection.rollback()
