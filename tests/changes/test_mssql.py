@@ -563,3 +563,11 @@ def test_the_key_must_be_read() -> None:
     columns = [c for c in source.describe(SALES) if c.name != "id"]
     with pytest.raises(CatalogError, match=r"leave out primary key \['id'\]"):
         read_changes(source, SALES, columns, ChangePlan(Mechanism.change_tracking, "1", "2"))
+
+
+def test_cdc_instances_the_user_cannot_see_are_named_as_such() -> None:
+    source, _ = reader(CDC_ON, ("source_object_id", []), ("sys.change_tracking_databases", [(0, 0, "shop")]))
+    with pytest.raises(
+        ChangeCaptureSetupError, match=r"user sees none of its capture instances \(GRANT SELECT"
+    ):
+        plan(source, SALES, None)

@@ -129,9 +129,15 @@ def detect(reader: MsSqlReader, table: TableConfig) -> tuple[Mechanism, str | No
     if db_on and table_on:
         return Mechanism.change_tracking, None
     setup = render(MSSQL, "ct_setup", database=database, database_enabled=bool(db_on), **names)
+    hidden = (
+        "CDC captures the table, but the user sees none of its capture instances (GRANT SELECT ON "
+        "SCHEMA::[cdc], and membership of the instance's gating role). "
+        if cdc_db and cdc_table
+        else ""
+    )
     raise ChangeCaptureSetupError(
         f"table {names['schema']}.{names['table']} (connection {reader.conn_id!r}) has neither "
-        "change tracking nor a CDC capture instance, which mode 'cdc' reads. Turn change "
+        f"change tracking nor a CDC capture instance, which mode 'cdc' reads. {hidden}Turn change "
         f"tracking on (a user with ALTER on the database and the table):\n{setup}\n"
         f"or enable CDC on it (see {DOCS}); the user Tributary connects as then needs VIEW CHANGE "
         "TRACKING and SELECT on the table"
