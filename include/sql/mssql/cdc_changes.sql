@@ -7,14 +7,16 @@
    __$start_lsn is the commit's LSN, __$seqval the change's order in it. The commit time comes
    from cdc.lsn_time_mapping, in the server's local time: it is moved to UTC by the server's
    offset now (DATEPART TZOFFSET), which is exact on a server kept in UTC and off by the DST
-   difference for commits on the other side of a clock change (docs/cdc-mssql.md). #}
+   difference for commits on the other side of a clock change (docs/cdc-mssql.md). It stays a
+   datetime, which pymssql returns as one under every TDS version (a datetime2 comes back as text
+   before TDS 7.3). #}
 SELECT {% for column in columns %}{{ ident(column) }}{{ ", " if not loop.last else "," }}{% endfor %}
 
        __$operation AS change_operation,
        __$start_lsn AS change_lsn,
        __$seqval AS change_seq,
        DATEADD(minute, -DATEPART(TZOFFSET, SYSDATETIMEOFFSET()),
-               CAST(sys.fn_cdc_map_lsn_to_time(__$start_lsn) AS datetime2(3))) AS commit_time
+               sys.fn_cdc_map_lsn_to_time(__$start_lsn)) AS commit_time
 FROM cdc.{{ ident(function) }}({{ bind('from_lsn') }}, {{ bind('to_lsn') }}, N'all')
 ORDER BY __$start_lsn, __$seqval
 OPTION (MAXDOP 1)
