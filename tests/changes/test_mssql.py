@@ -571,3 +571,17 @@ def test_cdc_instances_the_user_cannot_see_are_named_as_such() -> None:
         ChangeCaptureSetupError, match=r"user sees none of its capture instances \(GRANT SELECT"
     ):
         plan(source, SALES, None)
+
+
+@pytest.mark.parametrize(
+    "change_plan",
+    [
+        ChangePlan(Mechanism.change_tracking, None, "120"),
+        ChangePlan(Mechanism.change_tracking, "100", "120"),
+        ChangePlan(Mechanism.cdc, "0000002A000001F00003", "0000002A000002100004", "dbo_sales"),
+    ],
+)
+def test_a_plan_travels_as_a_dict(change_plan: ChangePlan) -> None:
+    data = change_plan.to_dict()
+    assert all(v is None or isinstance(v, str) for v in data.values())  # JSON for XCom
+    assert ChangePlan.from_dict(data) == change_plan

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -88,6 +88,21 @@ class ChangePlan:
     @property
     def baseline(self) -> bool:
         return self.since is None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The plan as XCom carries it from the task that plans to the one that reads."""
+        return {
+            "mechanism": self.mechanism.value,
+            "since": self.since,
+            "upto": self.upto,
+            "capture_instance": self.capture_instance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str | None]) -> ChangePlan:
+        return cls(
+            Mechanism(str(data["mechanism"])), data["since"], str(data["upto"]), data.get("capture_instance")
+        )
 
 
 def capture_function(instance: str) -> str:
