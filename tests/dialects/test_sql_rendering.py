@@ -77,13 +77,18 @@ def quoted(dialect: Dialect, name: str) -> str:
     return text.replace("%", "%%") if dialect.name == "postgres" else text
 
 
+# SQL Server's change capture statements: tests/changes/test_mssql.py
+CHANGES = ("ct_", "cdc_", "changes_")
+
+
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
     own (``extract_*``) and the file sources' (``file_*``) take other values and run in
-    tests/extracts and tests/files."""
+    tests/extracts and tests/files; so do SQL Server's change capture statements (``ct_*``,
+    ``cdc_*``, ``changes_*``), in tests/changes."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            if not path.stem.startswith(("extract_", "file_")):
+            if not path.stem.startswith(("extract_", "file_", *CHANGES)):
                 yield dialect, path.stem
 
 
