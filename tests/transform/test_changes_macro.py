@@ -91,11 +91,36 @@ MODELS = {
     "select * from {{ tributary_current('bronze', ['id']) }}",
     "lab_latest_snapshot": "select * from {{ bronze('lab', 'snapshots', latest_only=true) }}",
     "lab_windows": "select * from {{ tributary_current(bronze('lab', 'windows'), 'id') }}",
+    # the latest row per key without the deletes applied: key 4's tombstone is its latest row
+    "lab_stale": "select * from "
+    "{{ dedup_latest(tributary_change_rows(bronze('lab', 'snapshots')), ['id']) }}",
 }
 SOURCES = """version: 2
 sources:
   - name: lab
     tables: [{name: postgres}, {name: truncated}, {name: tracked}, {name: snapshots}, {name: windows}]
+models:
+  - name: lab_postgres
+    data_tests:
+      - no_deleted_keys:
+          arguments:
+            {source_name: lab, table_name: postgres, primary_key: [id], order_by: [_lsn desc, _seq desc]}
+  - name: lab_tracked
+    data_tests:
+      - no_deleted_keys:
+          arguments: {source_name: lab, table_name: tracked, primary_key: id, order_by: _change_version desc}
+  - name: lab_snapshots
+    data_tests:
+      - no_deleted_keys:
+          arguments: {source_name: lab, table_name: snapshots, primary_key: [id]}
+  - name: lab_windows
+    data_tests:
+      - no_deleted_keys:
+          arguments: {source_name: lab, table_name: windows, primary_key: [id]}
+  - name: lab_stale
+    data_tests:
+      - no_deleted_keys:
+          arguments: {source_name: lab, table_name: snapshots, primary_key: [id]}
 """
 
 
@@ -153,22 +178,25 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"tributary:\n  target: warehouse\n  outputs:\n    warehouse:\n"
         f"      type: duckdb\n      path: '{warehouse}'\n      threads: 1\n"
     )
+    args = [
+        "--select",
+        "path:models/silver/lab",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(root),
+        "--vars",
+        json.dumps({"tributary_lakes": {"lab": (root / "lake").as_uri()}}),
+    ]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        result = dbtRunner().invoke(
-            [
-                "run",
-                "--select",
-                "path:models/silver/lab",
-                "--project-dir",
-                str(project),
-                "--profiles-dir",
-                str(root),
-                "--vars",
-                json.dumps({"tributary_lakes": {"lab": (root / "lake").as_uri()}}),
-            ]
-        )
-    assert result.success, result.exception or [r.message for r in result.result]
+        result = dbtRunner().invoke(["run", *args])
+        assert result.success, result.exception or [r.message for r in result.result]
+        tested = dbtRunner().invoke(["test", *args])
+    assert tested.exception is None, tested.exception
+    (root / "test_results.json").write_text(
+        json.dumps({r.node.attached_node: str(r.status) for r in tested.result})
+    )
     return warehouse
 
 
@@ -214,3 +242,15 @@ def test_latest_only_reads_the_newest_snapshot_not_the_tombstones(warehouse: Pat
     latest = rows(warehouse, "select id, name, _batch_id from silver.lab_latest_snapshot order by id")
     assert latest == [(1, "a", "s3"), (2, "b3", "s3"), (3, "c2", "s3")]
     assert "deletes" not in columns(warehouse, "silver.lab_latest_snapshot")
+
+
+def test_no_deleted_keys_fails_on_a_silver_that_kept_a_deleted_key(warehouse: Path) -> None:
+    results = json.loads((warehouse.parent / "test_results.json").read_text())
+    by_model = {node.rsplit(".", 1)[-1]: status for node, status in results.items()}
+    assert by_model == {
+        "lab_postgres": "pass",
+        "lab_tracked": "pass",
+        "lab_snapshots": "pass",
+        "lab_windows": "pass",
+        "lab_stale": "fail",
+    }
