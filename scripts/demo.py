@@ -74,10 +74,10 @@ def erase_customers(database: Path, count: int = ERASED_CUSTOMERS) -> list[tuple
     return erased
 
 
-def replicate(dag: Any, windows: list[dt.date]) -> list[dt.date]:
+def replicate(dag: Any, windows: list[dt.date]) -> tuple[list[dt.date], list[tuple[int, str]]]:
     """Run the replication DAG once per window, erasing a few customers after the first; the
-    windows that failed."""
-    failed = []
+    windows that failed and the customers erased."""
+    failed, erased = [], []
     for index, month in enumerate(windows):
         if index == 1:
             erased = erase_customers(SOURCE_DB)
@@ -90,7 +90,31 @@ def replicate(dag: Any, windows: list[dt.date]) -> list[dt.date]:
         print(f"   run {getattr(run, 'run_id', '?')}: {state}", flush=True)
         if "success" not in state:
             failed.append(month)
-    return failed
+    return failed, erased
+
+
+def print_erased(erased: list[tuple[int, str]], warehouse: Path) -> None:
+    """Where the erased customers are now: their tombstones in bronze, and silver without them."""
+    import duckdb
+
+    keys = [key for key, _ in erased]
+    parts = sorted(str(p) for p in (DATA / "lake" / "pos" / "customers").glob("deletes=*/part-*.parquet"))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tombstones = (
+            con.execute(
+                "select count(distinct customer_id) from read_parquet(?)"
+                " where customer_id in (select unnest(?))",
+                [parts, keys],
+            ).fetchone()[0]
+            if parts
+            else 0
+        )
+        kept = con.execute(
+            "select count(*) from silver.stg_pos__customers where customer_id in (select unnest(?))", [keys]
+        ).fetchone()[0]
+    print(f"\n== the {len(keys)} customers erased in the source after the first month")
+    print(f"   tombstones in bronze (pos/customers/deletes=*): {tombstones} of {len(keys)}")
+    print(f"   still in silver.stg_pos__customers:             {kept} of {len(keys)}")
 
 
 def main() -> int:
@@ -120,7 +144,7 @@ def main() -> int:
         for path, error in bag.import_errors.items():
             print(f"import error in {path}:\n{error}", file=sys.stderr)
         return 1
-    failed = replicate(bag.get_dag(config.dag_id), windows)
+    failed, erased = replicate(bag.get_dag(config.dag_id), windows)
 
     from scripts.lake_summary import print_summary
 
@@ -129,9 +153,13 @@ def main() -> int:
         print(f"FAILED windows: {[m.isoformat() for m in failed]}", file=sys.stderr)
         return 1
 
+    from scripts.demo_dbt import WAREHOUSE
     from scripts.demo_dbt import run as build_warehouse
 
-    return build_warehouse()
+    if build_warehouse() != 0:
+        return 1
+    print_erased(erased, WAREHOUSE)
+    return 0
 
 
 if __name__ == "__main__":
