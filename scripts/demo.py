@@ -1,6 +1,10 @@
 """`make demo`: generate the demo point-of-sale database, replicate every month through Airflow,
 print what landed in the lake.
 
+After the first month, a few customers are erased in the source (the right to be forgotten): the
+customers table is replicated with `deletes: detect_by_keys`, so the next run finds their keys gone
+and writes tombstones, and silver (tributary_current) no longer holds them.
+
 Runs with the project's virtual environment and the Makefile's AIRFLOW_* settings: a local
 metadata database under .airflow/, the DAGs of dags/, the demo source at data/pos.sqlite and the
 lake at data/lake.
@@ -51,6 +55,68 @@ def prepare_airflow(pool: str, slots: int) -> None:
     )
 
 
+ERASED_CUSTOMERS = 3
+
+
+def erase_customers(database: Path, count: int = ERASED_CUSTOMERS) -> list[tuple[int, str]]:
+    """Delete the ``count`` first customers who never bought anything (sales keep their customer)."""
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        erased = connection.execute(
+            "SELECT customer_id, first_name || ' ' || last_name FROM customers"
+            " WHERE customer_id NOT IN (SELECT customer_id FROM sales WHERE customer_id IS NOT NULL)"
+            " ORDER BY customer_id LIMIT ?",
+            (count,),
+        ).fetchall()
+        connection.executemany("DELETE FROM customers WHERE customer_id = ?", [(key,) for key, _ in erased])
+    connection.close()
+    return erased
+
+
+def replicate(dag: Any, windows: list[dt.date]) -> tuple[list[dt.date], list[tuple[int, str]]]:
+    """Run the replication DAG once per window, erasing a few customers after the first; the
+    windows that failed and the customers erased."""
+    failed, erased = [], []
+    for index, month in enumerate(windows):
+        if index == 1:
+            erased = erase_customers(SOURCE_DB)
+            names = ", ".join(f"{key} ({name})" for key, name in erased)
+            print(f"== erasing {len(erased)} customers in the source: {names}", flush=True)
+        logical = dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC)
+        print(f"== {dag.dag_id}: replicating the window of {month:%Y-%m} (dag.test)", flush=True)
+        run = dag.test(logical_date=logical)
+        state = str(getattr(run, "state", "unknown"))
+        print(f"   run {getattr(run, 'run_id', '?')}: {state}", flush=True)
+        if "success" not in state:
+            failed.append(month)
+    return failed, erased
+
+
+def print_erased(erased: list[tuple[int, str]], warehouse: Path) -> None:
+    """Where the erased customers are now: their tombstones in bronze, and silver without them."""
+    import duckdb
+
+    keys = [key for key, _ in erased]
+    parts = sorted(str(p) for p in (DATA / "lake" / "pos" / "customers").glob("deletes=*/part-*.parquet"))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tombstones = (
+            con.execute(
+                "select count(distinct customer_id) from read_parquet(?)"
+                " where customer_id in (select unnest(?))",
+                [parts, keys],
+            ).fetchone()[0]
+            if parts
+            else 0
+        )
+        kept = con.execute(
+            "select count(*) from silver.stg_pos__customers where customer_id in (select unnest(?))", [keys]
+        ).fetchone()[0]
+    print(f"\n== the {len(keys)} customers erased in the source after the first month")
+    print(f"   tombstones in bronze (pos/customers/deletes=*): {tombstones} of {len(keys)}")
+    print(f"   still in silver.stg_pos__customers:             {kept} of {len(keys)}")
+
+
 def main() -> int:
     os.environ.setdefault("TRIBUTARY_PIPELINES_DIR", str(CONFIG.parent))
     os.environ["AIRFLOW_CONN_POS_DB"] = json.dumps({"conn_type": "sqlite", "host": str(SOURCE_DB)})
@@ -78,16 +144,7 @@ def main() -> int:
         for path, error in bag.import_errors.items():
             print(f"import error in {path}:\n{error}", file=sys.stderr)
         return 1
-    dag = bag.get_dag(config.dag_id)
-    failed = []
-    for month in windows:
-        logical = dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC)
-        print(f"== {config.dag_id}: replicating the window of {month:%Y-%m} (dag.test)", flush=True)
-        run = dag.test(logical_date=logical)
-        state = str(getattr(run, "state", "unknown"))
-        print(f"   run {getattr(run, 'run_id', '?')}: {state}", flush=True)
-        if "success" not in state:
-            failed.append(month)
+    failed, erased = replicate(bag.get_dag(config.dag_id), windows)
 
     from scripts.lake_summary import print_summary
 
@@ -96,9 +153,13 @@ def main() -> int:
         print(f"FAILED windows: {[m.isoformat() for m in failed]}", file=sys.stderr)
         return 1
 
+    from scripts.demo_dbt import WAREHOUSE
     from scripts.demo_dbt import run as build_warehouse
 
-    return build_warehouse()
+    if build_warehouse() != 0:
+        return 1
+    print_erased(erased, WAREHOUSE)
+    return 0
 
 
 if __name__ == "__main__":

@@ -92,9 +92,12 @@
 
 {#- A relation over the bronze table <source>.<table>: the Parquet parts of its committed
     batches (one per partition), by column name (a column added later is NULL in older partitions), with the
-    partition key (month, snapshot_date, batch, ...) as a column.
-    latest_only=true reads the newest committed partition only: the current snapshot of a table
-    replicated in mode 'full'. -#}
+    partition key (month, snapshot_date, batch, ...) as a column. A table whose partitions have
+    different keys (its data partitions and the deletes=<batch_id> partitions of its tombstones) is
+    read per key and the reads are put together by name: DuckDB's hive_partitioning wants one key
+    per read, and a row has NULL in the other keys' columns.
+    latest_only=true reads the newest committed data partition only (tombstones aside): the current
+    snapshot of a table replicated in mode 'full'. -#}
 {% macro bronze(source_name, table_name, latest_only=false) -%}
     {%- set lineage = source(source_name, table_name) -%}
     {%- if not execute -%}
@@ -108,13 +111,36 @@
                 ~ tributary_segment(table_name)
                 ~ "): run the replication DAG replicate_" ~ source_name ~ " first") }}
         {%- endif -%}
-        {%- if latest_only -%}{%- set partitions = partitions[-1:] -%}{%- endif -%}
-        {%- set files = [] -%}
-        {%- for partition in partitions -%}{%- do files.extend(partition[1]) -%}{%- endfor -%}
-        read_parquet([
-            {%- for file in files %}
-            {{ tributary_literal(file) }}{{ "," if not loop.last }}
-            {%- endfor %}
-        ], union_by_name = true, hive_partitioning = true)
+        {%- if latest_only -%}
+            {%- set data = [] -%}
+            {%- for partition in partitions
+                    if tributary_partition_key(partition[0]) != 'deletes' -%}{%- do data.append(partition) -%}{%- endfor -%}
+            {%- set partitions = (data or partitions)[-1:] -%}
+        {%- endif -%}
+        {%- set by_key = {} -%}
+        {%- for partition in partitions -%}
+            {%- do by_key.setdefault(tributary_partition_key(partition[0]), []).extend(partition[1]) -%}
+        {%- endfor -%}
+        {#- data first, tombstones last: the columns come in the order of the table -#}
+        {%- set reads = [] -%}
+        {%- for key in (by_key | sort | reject('equalto', 'deletes') | list) + (['deletes'] if 'deletes' in by_key else []) -%}
+            {%- set files = [] -%}
+            {%- for file in by_key[key] -%}{%- do files.append(tributary_literal(file)) -%}{%- endfor -%}
+            {%- do reads.append("read_parquet([\n            " ~ files | join(",\n            ")
+                                ~ "\n        ], union_by_name = true, hive_partitioning = true)") -%}
+        {%- endfor -%}
+        {%- if reads | length == 1 -%}
+        {{ reads[0] }}
+        {%- else -%}
+        (
+        select * from {{ reads | join("\n        union all by name\n        select * from ") }}
+        )
+        {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The Hive key of a partition folder: month of .../month=2025-01. -#}
+{% macro tributary_partition_key(folder) -%}
+    {{ return(folder.rstrip('/').split('/')[-1].split('=')[0]) }}
 {%- endmacro %}

@@ -1,6 +1,8 @@
--- Loyalty customers as of the latest committed snapshot.
+-- Loyalty customers as they are now: every committed snapshot and the tombstones of the customers
+-- erased in the source (deletes: detect_by_keys), the latest row per customer, erased ones gone.
+-- The order is the run's (_ingestion_time): a tombstone has no modified_at to order it by.
 with bronze as (
-    select * from {{ bronze('pos', 'customers', latest_only=true) }}
+    select * from {{ bronze('pos', 'customers') }}
 )
 
 select
@@ -15,4 +17,4 @@ select
     _batch_id,
     _ingestion_time,
     _source_system
-from {{ dedup_latest('bronze', ['customer_id'], order_by=['modified_at desc']) }}
+from {{ tributary_current('bronze', ['customer_id']) }}
