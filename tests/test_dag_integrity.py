@@ -63,7 +63,10 @@ def test_no_import_errors(repo_bag: DagBag) -> None:
 
 def test_pos_dag_has_one_task_group_per_table_in_sorted_order(pos_dag: DAG) -> None:
     assert list(pos_dag.task_group.children) == POS_TABLES
-    assert pos_dag.task_ids == [f"{t}.{step}" for t in POS_TABLES for step in ("extract", "verify", "commit")]
+    # a table with deletes: detect_by_keys (customers) detects them after its commit
+    steps = {t.name: ("extract", "verify", "commit") for t in POS_CONFIG.tables}
+    steps["customers"] = (*steps["customers"], "detect_deletes")
+    assert pos_dag.task_ids == [f"{t}.{step}" for t in POS_TABLES for step in steps[t]]
     assert Path(pos_dag.fileloc) == DAG_FILE  # the DAG file, not the factory: the UI shows its code
 
 
@@ -75,12 +78,15 @@ def test_each_table_runs_extract_then_verify_then_commit(pos_dag: DAG, table: st
     assert extract.upstream_task_ids == set()
     assert extract.downstream_task_ids == {verify.task_id}
     assert verify.downstream_task_ids == {commit.task_id}
-    assert commit.downstream_task_ids == set()
+    after = {f"{table}.detect_deletes"} if table == "customers" else set()
+    assert commit.downstream_task_ids == after
     # every task that opens a source session takes a slot of the source's pool
     assert (extract.pool, verify.pool) == ("source_pos", "source_pos")
     assert commit.pool != "source_pos"
-    # the commit is what tells downstream DAGs (dbt) that the table has new data
-    assert commit.outlets == [
+    # the commit is what tells downstream DAGs (dbt) that the table has new data; with deletes
+    # detected by keys, the detection after it, so dbt sees the data and its tombstones together
+    announcer = pos_dag.get_task(f"{table}.detect_deletes") if table == "customers" else commit
+    assert announcer.outlets == [
         Asset(
             name=f"bronze.pos.{table}",
             uri=f"{(PROJECT_ROOT / 'data' / 'lake').as_uri()}/pos/{table}",

@@ -343,16 +343,6 @@ class TableConfig(StrictModel):
                 got="deletes 'detect_by_keys' and no primary_key",
                 allowed="add primary_key: [<column>, ...], or remove deletes",
             )
-        if self.deletes is Deletes.detect_by_keys and self.mode is Mode.full:
-            # each run of a full table is a whole snapshot, which already lacks the deleted rows,
-            # and its readers read the newest snapshot only: tombstones would change nothing
-            raise config_error(
-                "mode 'full' copies the whole table each run: its newest snapshot already lacks "
-                "the deleted rows, so it takes no deletes 'detect_by_keys'",
-                key=("deletes",),
-                got="deletes 'detect_by_keys' and mode 'full'",
-                allowed="remove deletes, or use mode 'window' or 'watermark' with deletes 'detect_by_keys'",
-            )
         return self
 
     @property
