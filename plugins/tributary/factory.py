@@ -24,6 +24,8 @@ from tributary.config import (
 )
 from tributary.dag_support import bronze_asset, collect_dags, collector_paused
 from tributary.operators import (
+    CdcAdvanceOperator,
+    CdcPlanOperator,
     CommitFilesOperator,
     CommitPartitionOperator,
     ExtractFilesOperator,
@@ -142,7 +144,7 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
         rows_per_file=config.lake.rows_per_file,
         **reading,
         # the state of a watermark table moves one run at a time
-        max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
+        max_active_tis_per_dag=1 if table.mode in (Mode.watermark, Mode.cdc) else None,
         **common,
     )
     verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
@@ -150,6 +152,40 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
         task_id="commit", outlets=[bronze_asset(config, table.name)], retries=0, **common
     )
     return [extract, verify, commit]
+
+
+def _cdc_tasks(config: PipelineConfig, groups: dict[str, TaskGroup]) -> None:
+    """A source with ``cdc`` tables: ``cdc_plan`` before their extracts (checks the setup, fixes
+    the run's bounds), ``cdc_advance`` after all their commits (moves the slot)."""
+    tables = sorted(
+        (t for t in config.tables if isinstance(t, TableConfig) and t.mode is Mode.cdc), key=lambda t: t.name
+    )
+    if not tables:
+        return
+    source = config.source
+    reading = {"source": source.name, "source_conn_id": source.conn_id, "pool": config.pool}
+    cdc_plan = CdcPlanOperator(
+        task_id="cdc_plan",
+        slot=source.slot_name,
+        publication=source.publication_name,
+        tables=[[t.schema_, t.name] for t in tables],
+        warn_retained_wal_mb=source.cdc.warn_retained_wal_mb if source.cdc else 1024,
+        max_active_tis_per_dag=1,
+        **reading,
+    )
+    cdc_advance = CdcAdvanceOperator(
+        task_id="cdc_advance",
+        tables=[t.name for t in tables],
+        lake_url=config.lake.resolved_url(),
+        lake_conn_id=config.lake.conn_id,
+        trigger_rule="all_success",
+        retries=0,
+        **reading,
+    )
+    for table in tables:
+        group = groups[table.group_id]
+        cdc_plan >> group.children[f"{group.group_id}.extract"]
+        group.children[f"{group.group_id}.commit"] >> cdc_advance
 
 
 def build_dag(config: PipelineConfig, path: Path) -> DAG:
@@ -164,6 +200,7 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
         doc_md=_doc(config, path),
         params=_params(config),
     ) as dag:
+        groups: dict[str, TaskGroup] = {}
         for table in sorted(config.tables, key=lambda t: t.name):
             common = {
                 "source": config.source.name,
@@ -178,8 +215,11 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                 with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.format.value} files)"):
                     chain(*_file_tasks(cast(FilesPipelineConfig, config), table, common))
             else:
-                with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
+                tooltip = f"{table.name} ({table.mode.value})"
+                with TaskGroup(group_id=table.group_id, tooltip=tooltip) as group:
                     chain(*_table_tasks(config, table, common))
+                groups[table.group_id] = group
+        _cdc_tasks(config, groups)
     return dag
 
 

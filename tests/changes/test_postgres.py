@@ -228,3 +228,16 @@ def pgoutput_level(connection: Any) -> str:
 def test_lsn_text_round_trip() -> None:
     assert pgoutput.parse_lsn("16/B374D848") == (0x16 << 32) + 0xB374D848
     assert pgoutput.format_lsn(pgoutput.parse_lsn("0/16B3748")) == "0/16B3748"
+
+
+def test_cdc_on_a_source_without_a_log_fails_saying_what_to_use(tmp_path: Any) -> None:
+    import sqlite3
+
+    from tributary.changes.batch import require_postgres
+    from tributary.errors import ConfigError
+    from tributary.readers.sqlite import SqliteReader
+
+    reader = SqliteReader(sqlite3.connect(tmp_path / "x.sqlite"), conn_id="lite")
+    with pytest.raises(ConfigError, match="is a sqlite source, which has none; use mode 'full'") as caught:
+        require_postgres(reader, "lite", "t")
+    assert caught.value.permanent
