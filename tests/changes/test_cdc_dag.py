@@ -143,9 +143,22 @@ def _churn(admin: Any, rng: random.Random, *, truncate: bool = False) -> None:
             cur.execute("UPDATE items SET label = 'again' WHERE id = %s", (top + 1,))
 
 
-def test_runs_with_changes_keep_bronze_equal_to_the_source(shop: tuple[Any, Any, Path]) -> None:
+def test_runs_with_changes_keep_bronze_equal_to_the_source(
+    shop: tuple[Any, Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tributary.operators.cdc_advance import CdcAdvanceOperator
+
     dag, admin, lake = shop
     rng = random.Random(16)
+    at_advance: list[str] = []
+    real_execute = CdcAdvanceOperator.execute
+
+    def watched(self: CdcAdvanceOperator, context: Any) -> Any:
+        # every commit is done by now, and the slot has not moved yet
+        at_advance.append(confirmed_position(admin, "tributary_shop"))
+        return real_execute(self, context)
+
+    monkeypatch.setattr(CdcAdvanceOperator, "execute", watched)
     for step in range(4):
         if step:
             _churn(admin, rng, truncate=step == 2)
@@ -154,7 +167,7 @@ def test_runs_with_changes_keep_bronze_equal_to_the_source(shop: tuple[Any, Any,
         assert str(run.state) == "success"
         after = confirmed_position(admin, "tributary_shop")
         plan = run.get_task_instance("cdc_plan").xcom_pull(task_ids="cdc_plan")
-        assert plan["from_lsn"] == before and after == plan["upto_lsn"]
+        assert plan["from_lsn"] == before == at_advance[-1] and after == plan["upto_lsn"]
         assert _silver(lake) == _source(admin), f"after run {step}"
     manifests = [Manifest.from_json(p.read_text()) for p in sorted(lake.glob("shop/items/*/_manifest.json"))]
     assert manifests[0].full_refresh and not any(m.full_refresh for m in manifests[1:])
@@ -213,3 +226,77 @@ def test_a_cdc_table_on_sqlite_fails_its_extract_saying_why(
     extract = run.get_task_instance("t.extract")
     assert str(extract.state) == "failed"
     assert str(run.get_task_instance("cdc_advance").state) == "upstream_failed"
+
+
+KILLED_EXTRACT = """
+import json, sys, time
+import psycopg2
+from tributary.changes import batch, postgres
+from tributary.batches import RunInfo
+from tributary.config import TableConfig
+from tributary.readers.postgres import PostgresReader
+
+dsn, lake, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+real = batch._snapshot
+
+def slow(*args, **kwargs):
+    for chunk in real(*args, **kwargs):
+        yield chunk
+        print("WRITING", flush=True)
+        time.sleep(120)
+
+batch._snapshot = slow
+from pathlib import Path
+batch.extract_changes(
+    PostgresReader(psycopg2.connect(dsn), conn_id="t"),
+    TableConfig(name="items", mode="cdc", primary_key=["id"], batch_size=1000),
+    postgres.CdcPlan.from_xcom(plan),
+    source="shop",
+    lake_root=Path(lake),
+    run=RunInfo(),
+    rows_per_file=1000,
+)
+"""
+
+
+def test_an_extract_killed_mid_write_leaves_the_slot_and_the_next_runs_are_exact(
+    shop: tuple[Any, Any, Path], logical_pg: PgCluster, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tributary.changes.postgres import plan
+
+    dag, admin, lake = shop
+    with admin.cursor() as cur:
+        cur.execute(
+            "INSERT INTO items (id, label) SELECT g, repeat('x', 50) FROM generate_series(51, 5000) AS g"
+        )
+    dsn = admin.dsn
+    cdc = plan(
+        psycopg2.connect(dsn),
+        slot="tributary_shop",
+        publication="tributary_shop",
+        tables=[("public", "items")],
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_EXTRACT, dsn, str(lake), json.dumps(cdc.as_xcom())],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "WRITING"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    # killed while its parts were staged: nothing of it in the lake, nothing committed
+    assert not list(lake.rglob(SUCCESS))
+    assert confirmed_position(admin, "tributary_shop") == cdc.from_lsn
+    rng = random.Random(9)
+    for step in range(2):
+        _churn(admin, rng, truncate=step == 1)
+        assert str(dag.test(logical_date=_day(step)).state) == "success"
+        assert _silver(lake) == _source(admin)
