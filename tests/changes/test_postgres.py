@@ -241,3 +241,50 @@ def test_cdc_on_a_source_without_a_log_fails_saying_what_to_use(tmp_path: Any) -
     with pytest.raises(ConfigError, match="is a sqlite source, which has none; use mode 'full'") as caught:
         require_postgres(reader, "lite", "t")
     assert caught.value.permanent
+
+
+def test_a_slot_holding_back_wal_is_warned_about(
+    db: tuple[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    dsn, admin = db
+    with admin.cursor() as cur:
+        cur.execute(
+            "INSERT INTO items (id, label) SELECT g, repeat('w', 500) FROM generate_series(1, 6000) AS g"
+        )
+    connection = psycopg2.connect(dsn)
+    with caplog.at_level("WARNING", logger="tributary"):
+        plan(
+            connection,
+            slot="slot_t",
+            publication="pub_t",
+            tables=[("public", "items")],
+            warn_retained_wal_mb=1,
+        )
+    connection.close()
+    assert "holds back" in caplog.text and "max_slot_wal_keep_size" in caplog.text
+
+
+def test_full_refresh_takes_a_new_snapshot(db: tuple[str, Any], tmp_path: Any) -> None:
+    from tributary.batches import RunInfo
+    from tributary.changes.batch import commit_changes, extract_changes, verify_changes
+
+    dsn, admin = db
+    with admin.cursor() as cur:
+        cur.execute("INSERT INTO items (id) VALUES (1), (2)")
+    table = TableConfig(name="items", mode="cdc", primary_key=["id"])
+
+    def run(full_refresh: bool) -> Any:
+        reader = PostgresReader(psycopg2.connect(dsn), conn_id="t")
+        cdc = _plan(dsn)
+        place = {"source": "s", "lake_root": tmp_path}
+        manifest = extract_changes(reader, table, cdc, run=RunInfo(full_refresh=full_refresh), **place)
+        verify_changes(table, batch_id=manifest.batch_id, **place)
+        commit_changes(table, batch_id=manifest.batch_id, **place)
+        advance(psycopg2.connect(dsn), cdc)
+        return manifest
+
+    first = run(False)
+    assert first.full_refresh and first.rows == 4  # the snapshot's 2 rows and the 2 inserts
+    assert run(False).rows == 0
+    again = run(True)
+    assert again.full_refresh and again.rows == 2
