@@ -288,3 +288,22 @@ def test_full_refresh_takes_a_new_snapshot(db: tuple[str, Any], tmp_path: Any) -
     assert run(False).rows == 0
     again = run(True)
     assert again.full_refresh and again.rows == 2
+
+
+def test_a_run_on_an_idle_database_releases_the_wal_of_other_databases(
+    db: tuple[str, Any], logical_pg: PgCluster
+) -> None:
+    """The heartbeat problem: a slot of a database nobody writes to still holds back the WAL that
+    other databases write. Each run advances the slot to the server's flushed position, changes
+    of its tables or not, so the WAL is released at every run."""
+    dsn, _ = db
+    logical_pg.psql(
+        "CREATE TABLE IF NOT EXISTS noise (v text); "
+        "INSERT INTO noise SELECT repeat('n', 200) FROM generate_series(1, 20000)"
+    )
+    logical_pg.psql("CHECKPOINT")  # logs the running transactions, where a slot can restart from
+    before = _plan(dsn)
+    assert before.retained_bytes > 2 * 1024 * 1024
+    advance(psycopg2.connect(dsn), before)
+    after = _plan(dsn)
+    assert after.retained_bytes < before.retained_bytes / 4
