@@ -300,3 +300,16 @@ def test_an_extract_killed_mid_write_leaves_the_slot_and_the_next_runs_are_exact
         _churn(admin, rng, truncate=step == 1)
         assert str(dag.test(logical_date=_day(step)).state) == "success"
         assert _silver(lake) == _source(admin)
+
+
+def test_a_full_refresh_after_a_lost_slot_replaces_what_the_lake_held(shop: tuple[Any, Any, Path]) -> None:
+    dag, admin, lake = shop
+    assert str(dag.test(logical_date=_day(0)).state) == "success"
+    with admin.cursor() as cur:  # a slot lost: its changes (these deletes) are never read
+        cur.execute("SELECT pg_drop_replication_slot('tributary_shop')")
+        cur.execute("DELETE FROM items WHERE id <= 10")
+        cur.execute("SELECT pg_create_logical_replication_slot('tributary_shop', 'pgoutput')")
+        cur.execute("UPDATE items SET label = 'later' WHERE id = 20")
+    run = dag.test(logical_date=_day(1), run_conf={"full_refresh": True})
+    assert str(run.state) == "success"
+    assert _silver(lake) == _source(admin)

@@ -284,10 +284,11 @@ def test_full_refresh_takes_a_new_snapshot(db: tuple[str, Any], tmp_path: Any) -
         return manifest
 
     first = run(False)
-    assert first.full_refresh and first.rows == 4  # the snapshot's 2 rows and the 2 inserts
+    # a truncate (what the lake held is replaced), the snapshot's 2 rows, the 2 inserts' changes
+    assert first.full_refresh and first.rows == 5
     assert run(False).rows == 0
     again = run(True)
-    assert again.full_refresh and again.rows == 2
+    assert again.full_refresh and again.rows == 3
 
 
 def test_a_run_on_an_idle_database_releases_the_wal_of_other_databases(

@@ -70,8 +70,15 @@ def require_postgres(reader: SourceReader, source: str, table: str) -> None:
 def _snapshot(
     reader: SourceReader, table: TableConfig, columns: list[Column], lsn: int, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    """The table's rows now, as inserts at ``lsn``."""
-    seq = 0
+    """A truncate at ``(lsn, 0)`` -- what the lake held of the table before is replaced, keys
+    deleted while no change was read included -- then the table's rows now, as inserts at
+    ``lsn``, ``_seq`` 1, 2, ..."""
+    marker = {name: pa.nulls(1, schema.field(name).type) for name in schema.names}
+    marker.update(
+        {OP: pa.array([Op.truncate.value]), LSN: pa.array([lsn], pa.int64()), SEQ: pa.array([0], pa.int64())}
+    )
+    yield pa.RecordBatch.from_arrays(list(marker.values()), schema=schema)
+    seq = 1
     for batch in reader.batches(table, columns, None):
         n = batch.num_rows
         extra = {
