@@ -103,7 +103,8 @@ def _params(config: PipelineConfig) -> dict[str, Param]:
             type="boolean",
             title="Full refresh",
             description="Watermark tables ignore their committed state once and write a fresh "
-            "baseline of the whole table. Window and full tables always rewrite their window. "
+            "baseline of the whole table; cdc tables write a new snapshot (replacing what the lake "
+            "held) before their changes. Window and full tables always rewrite their window. "
             "File tables load every file that matches their glob again.",
         ),
     }

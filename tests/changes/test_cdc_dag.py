@@ -36,7 +36,8 @@ CREATE TABLE public.items (
     seen timestamptz,
     flag boolean,
     payload bytea
-)
+);
+CREATE TABLE public.tags (k text PRIMARY KEY, v integer)
 """
 APPLY = """
 WITH c AS (SELECT * FROM read_parquet($files)),
@@ -45,8 +46,8 @@ live AS (
     SELECT c.* FROM c LEFT JOIN t ON true
     WHERE c._op <> 'truncate' AND (t.tl IS NULL OR c._lsn > t.tl OR (c._lsn = t.tl AND c._seq > t.ts))
 ),
-latest AS (SELECT *, row_number() OVER (PARTITION BY id ORDER BY _lsn DESC, _seq DESC) AS rn FROM live)
-SELECT {columns} FROM latest WHERE rn = 1 AND _op <> 'delete' ORDER BY id
+latest AS (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _lsn DESC, _seq DESC) AS rn FROM live)
+SELECT {columns} FROM latest WHERE rn = 1 AND _op <> 'delete' ORDER BY {key}
 """
 
 
@@ -66,7 +67,11 @@ def shop(
             "INSERT INTO items SELECT g, g * 1.25, 'first ' || g, now(), g % 2 = 0 "
             "FROM generate_series(1, 50) AS g"
         )
-    run_script(logical_pg, setup_sql("tributary_shop", "tributary_shop", [("public", "items")]), name)
+    run_script(
+        logical_pg,
+        setup_sql("tributary_shop", "tributary_shop", [("public", "items"), ("public", "tags")]),
+        name,
+    )
     monkeypatch.setenv("AIRFLOW_CONN_TEST_CDC_PG", logical_pg.connection_json(database=name))
     lake = tmp_path / "lake"
     config_file = tmp_path / "shop.yaml"
@@ -75,6 +80,7 @@ def shop(
         f"lake: {{url: '{lake.as_uri()}'}}\n"
         "schedule: '@daily'\nstart_date: 2025-01-01\n"
         "tables:\n  - {name: items, mode: cdc, primary_key: [id], batch_size: 1000}\n"
+        "  - {name: tags, mode: cdc, primary_key: [k]}\n"
     )
     monkeypatch.setenv("TRIBUTARY_PIPELINES_DIR", str(tmp_path))  # dag.test syncs the dags folder
     try:
@@ -90,31 +96,36 @@ def _day(n: int) -> dt.datetime:
     return dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=n)
 
 
-def _committed_files(lake: Path) -> list[str]:
+def _committed_files(lake: Path, table: str = "items") -> list[str]:
     files = []
-    for partition in sorted((lake / "shop" / "items").iterdir()):
+    for partition in sorted((lake / "shop" / table).iterdir()):
         if (partition / SUCCESS).exists():
             manifest = Manifest.from_json((partition / MANIFEST).read_text())
             files += [str(partition / f.name) for f in manifest.files]
     return files
 
 
-def _silver(lake: Path) -> list[dict[str, Any]]:
+def _silver(
+    lake: Path, table: str = "items", columns: str = COLUMNS, key: str = "id"
+) -> list[dict[str, Any]]:
     con = duckdb.connect()
     try:
-        sql = APPLY.format(columns=COLUMNS).replace("$files", repr(_committed_files(lake)))
+        sql = APPLY.format(columns=columns, key=key).replace("$files", repr(_committed_files(lake, table)))
         return list(con.execute(sql).arrow().read_all().to_pylist())
     finally:
         con.close()
 
 
-def _source(admin: Any) -> list[dict[str, Any]]:
+def _source(
+    admin: Any, table: str = "items", columns: str = COLUMNS, key: str = "id"
+) -> list[dict[str, Any]]:
     with admin.cursor() as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM items ORDER BY id")
+        cur.execute(f"SELECT {columns} FROM {table} ORDER BY {key}")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     for row in rows:
-        row["payload"] = bytes(row["payload"]) if row["payload"] is not None else None
+        if "payload" in row:
+            row["payload"] = bytes(row["payload"]) if row["payload"] is not None else None
     return rows
 
 
@@ -137,6 +148,12 @@ def _churn(admin: Any, rng: random.Random, *, truncate: bool = False) -> None:
         cur.execute("UPDATE items SET flag = NOT flag WHERE id %% 5 = %s", (rng.randint(0, 4),))
         cur.execute("COMMIT")
         cur.execute("DELETE FROM items WHERE id %% 11 = %s", (rng.randint(0, 10),))
+        for _ in range(3):  # the other table of the slot
+            cur.execute(
+                "INSERT INTO tags VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                (rng.choice("abcdef"), rng.randint(0, 9)),
+            )
+        cur.execute("DELETE FROM tags WHERE k = %s", (rng.choice("abcdef"),))
         if truncate:
             cur.execute("TRUNCATE items")
             cur.execute("INSERT INTO items VALUES (%s, 1.00, 'after', now(), true, NULL)", (top + 1,))
@@ -169,6 +186,7 @@ def test_runs_with_changes_keep_bronze_equal_to_the_source(
         plan = run.get_task_instance("cdc_plan").xcom_pull(task_ids="cdc_plan")
         assert plan["from_lsn"] == before == at_advance[-1] and after == plan["upto_lsn"]
         assert _silver(lake) == _source(admin), f"after run {step}"
+        assert _silver(lake, "tags", "k, v", "k") == _source(admin, "tags", "k, v", "k")
     manifests = [Manifest.from_json(p.read_text()) for p in sorted(lake.glob("shop/items/*/_manifest.json"))]
     assert manifests[0].full_refresh and not any(m.full_refresh for m in manifests[1:])
     assert all(m.change_position_to for m in manifests)
