@@ -331,3 +331,21 @@ def test_a_full_refresh_after_a_lost_slot_replaces_what_the_lake_held(shop: tupl
     run = dag.test(logical_date=_day(1), run_conf={"full_refresh": True})
     assert str(run.state) == "success"
     assert _silver(lake) == _source(admin)
+
+
+def test_the_dag_plans_before_and_advances_after_every_cdc_table(tmp_path: Path) -> None:
+    config_file = tmp_path / "mixed.yaml"
+    config_file.write_text(
+        "source: {name: mixed, conn_id: some_pg, cdc: {slot: my_slot}}\n"
+        f"lake: {{url: '{(tmp_path / 'lake').as_uri()}'}}\n"
+        "schedule: '@daily'\nstart_date: 2025-01-01\n"
+        "tables:\n  - {name: a, mode: cdc, primary_key: [id]}\n  - {name: b, mode: cdc, primary_key: [id]}\n"
+        "  - {name: c, mode: full}\n"
+    )
+    dag = build_dag(load_config(config_file), config_file)
+    plan, advance = dag.get_task("cdc_plan"), dag.get_task("cdc_advance")
+    assert plan.slot == "my_slot" and plan.publication == "tributary_mixed"
+    assert plan.downstream_task_ids == {"a.extract", "b.extract"}
+    assert advance.upstream_task_ids == {"a.commit", "b.commit"}
+    assert advance.trigger_rule == "all_success" and advance.tables == ["a", "b"]
+    assert not dag.get_task("c.extract").upstream_task_ids
