@@ -349,3 +349,20 @@ def test_the_dag_plans_before_and_advances_after_every_cdc_table(tmp_path: Path)
     assert advance.upstream_task_ids == {"a.commit", "b.commit"}
     assert advance.trigger_rule == "all_success" and advance.tables == ["a", "b"]
     assert not dag.get_task("c.extract").upstream_task_ids
+
+
+def test_a_missing_publication_fails_the_plan_and_reads_nothing(
+    shop: tuple[Any, Any, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dag, admin, lake = shop
+    with admin.cursor() as cur:
+        cur.execute("DROP PUBLICATION tributary_shop")
+    held = confirmed_position(admin, "tributary_shop")
+    run = dag.test(logical_date=_day(0))
+    assert str(run.state) == "failed"
+    assert str(run.get_task_instance("cdc_plan").state) == "failed"
+    assert str(run.get_task_instance("items.extract").state) == "upstream_failed"
+    # the task's log (Airflow's, on stdout here) says what to run
+    assert 'CREATE PUBLICATION "tributary_shop" FOR TABLE "public"."items";' in capsys.readouterr().out
+    assert confirmed_position(admin, "tributary_shop") == held
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))
