@@ -169,7 +169,7 @@ def _cdc_tasks(config: PipelineConfig, groups: dict[str, TaskGroup]) -> None:
         task_id="cdc_plan",
         slot=source.slot_name,
         publication=source.publication_name,
-        tables=[[t.schema_, t.name] for t in tables],
+        tables=[[t.schema_, t.name, *t.primary_key] for t in tables],
         warn_retained_wal_mb=source.cdc.warn_retained_wal_mb if source.cdc else 1024,
         max_active_tis_per_dag=1,
         **reading,

@@ -308,3 +308,16 @@ def test_a_run_on_an_idle_database_releases_the_wal_of_other_databases(
     advance(psycopg2.connect(dsn), before)
     after = _plan(dsn)
     assert after.retained_bytes < before.retained_bytes / 4
+
+
+def test_a_config_key_that_deletes_do_not_carry_fails(db: tuple[str, Any]) -> None:
+    dsn, admin = db
+    connection = psycopg2.connect(dsn)
+    names = {"slot": "slot_t", "publication": "pub_t", "tables": [("public", "items")]}
+    check_setup(connection, keys={("public", "items"): ["id"]}, **names)
+    with pytest.raises(ChangeCaptureSetupError, match=r"a delete in the log carries only \['id'\]"):
+        check_setup(connection, keys={("public", "items"): ["label"]}, **names)
+    with admin.cursor() as cur:
+        cur.execute("ALTER TABLE items REPLICA IDENTITY FULL")  # a delete carries every column
+    check_setup(connection, keys={("public", "items"): ["label"]}, **names)
+    connection.close()

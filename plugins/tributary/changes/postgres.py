@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,11 +149,17 @@ def _check_slot(connection: Any, slot: str, setup: str) -> tuple[Any, ...]:
 
 
 def check_setup(
-    connection: Any, *, slot: str, publication: str, tables: list[tuple[str, str]]
+    connection: Any,
+    *,
+    slot: str,
+    publication: str,
+    tables: list[tuple[str, str]],
+    keys: Mapping[tuple[str, str], list[str]] | None = None,
 ) -> tuple[Any, ...]:
     """Fail, with the SQL to run, unless ``wal_level`` is logical, the slot exists (pgoutput, this
     database, not invalidated) and the publication publishes each table (schema, name) with a
-    replica identity that lets a delete name its row. Returns the slot's row (``cdc_slot.sql``)."""
+    replica identity that lets a delete name its row -- by the ``keys`` the config gives a table
+    (its ``primary_key``), when given. Returns the slot's row (``cdc_slot.sql``)."""
     level = _one(connection, "cdc_wal_level", {})
     setup = setup_sql(slot, publication, tables)
     if level is None or level[0] != "logical":
@@ -164,11 +170,11 @@ def check_setup(
         )
     row = _check_slot(connection, slot, setup)
     for schema, table in tables:
-        _check_table(connection, publication, schema, table)
+        _check_table(connection, publication, schema, table, (keys or {}).get((schema, table), []))
     return row
 
 
-def _check_table(connection: Any, publication: str, schema: str, table: str) -> None:
+def _check_table(connection: Any, publication: str, schema: str, table: str, key: list[str]) -> None:
     name = f"{POSTGRES.quote(schema)}.{POSTGRES.quote(table)}"
     found = _one(
         connection, "cdc_publication", {"publication": publication, "schema": schema, "table": table}
@@ -185,11 +191,22 @@ def _check_table(connection: Any, publication: str, schema: str, table: str) -> 
             f"{POSTGRES.quote(publication)} ADD TABLE {name};"
         )
     identity = _one(connection, "cdc_identity", {"schema": schema, "table": table})
-    if identity is not None and (identity[0] == "n" or (identity[0] == "d" and not identity[1])):
+    if identity is None or identity[0] == "f":
+        return
+    kind, has_primary_key, carried = identity
+    if kind == "n" or (kind == "d" and not has_primary_key):
         raise ChangeCaptureSetupError(
             f"{name} has no primary key and no replica identity, so its updates and deletes cannot "
             f"name their row (the source refuses them once published); run\n  ALTER TABLE {name} "
             "REPLICA IDENTITY FULL;"
+        )
+    missing = sorted(set(key) - set(carried or []))
+    if missing:
+        raise ChangeCaptureSetupError(
+            f"the primary_key of {name} in the pipeline config is {key}, but a delete in the log "
+            f"carries only {sorted(carried or [])} (its replica identity), so silver could not tell "
+            f"which row a delete removes; set primary_key to the table's key, or run\n  ALTER TABLE "
+            f"{name} REPLICA IDENTITY FULL;"
         )
 
 
@@ -199,11 +216,12 @@ def plan(
     slot: str,
     publication: str,
     tables: list[tuple[str, str]],
+    keys: Mapping[tuple[str, str], list[str]] | None = None,
     warn_retained_wal_mb: int = 1024,
 ) -> CdcPlan:
     """Check the setup and fix the run's bounds: the slot's confirmed position and the server's
     current one. Warns when the slot holds back more WAL than ``warn_retained_wal_mb``."""
-    row = check_setup(connection, slot=slot, publication=publication, tables=tables)
+    row = check_setup(connection, slot=slot, publication=publication, tables=tables, keys=keys)
     confirmed, retained, current = row[5], int(row[6] or 0), row[7]
     if retained > warn_retained_wal_mb * MB:
         log.warning(

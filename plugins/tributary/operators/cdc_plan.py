@@ -28,7 +28,8 @@ class CdcPlanOperator(BaseOperator):
     :param source_conn_id: the source's Airflow connection
     :param slot: the source's logical replication slot
     :param publication: the source's publication
-    :param tables: the ``cdc`` tables, as ``[schema or None, name]`` pairs
+    :param tables: the ``cdc`` tables, as ``[schema or None, name, key column, ...]`` (the
+        table's ``primary_key``: a delete in the log must carry it)
     :param warn_retained_wal_mb: warn when the slot holds back more WAL than this
     """
 
@@ -60,11 +61,15 @@ class CdcPlanOperator(BaseOperator):
                 log.error("source %s is not PostgreSQL: its cdc tables cannot read a log", self.source)
                 return None
             default = reader.dialect.default_schema or "public"
+            keys = {
+                (schema or default, str(name)): [str(k) for k in key] for schema, name, *key in self.tables
+            }
             cdc = plan(
                 reader.connection,
                 slot=self.slot,
                 publication=self.publication,
-                tables=[(schema or default, str(name)) for schema, name in self.tables],
+                tables=list(keys),
+                keys=keys,
                 warn_retained_wal_mb=self.warn_retained_wal_mb,
             )
         return cdc.as_xcom()
