@@ -29,7 +29,9 @@ from tributary.changes.postgres import (
     setup_sql,
 )
 from tributary.config import TableConfig
+from tributary.dialects import POSTGRES
 from tributary.readers.postgres import PostgresReader
+from tributary.sql import SQL_DIR, render
 
 TABLE_DDL = """
 CREATE TABLE public.items (
@@ -321,3 +323,27 @@ def test_a_config_key_that_deletes_do_not_carry_fails(db: tuple[str, Any]) -> No
         cur.execute("ALTER TABLE items REPLICA IDENTITY FULL")  # a delete carries every column
     check_setup(connection, keys={("public", "items"): ["label"]}, **names)
     connection.close()
+
+
+CDC_TEMPLATES = sorted(p.stem for p in (SQL_DIR / "postgres").glob("cdc_*.sql") if p.stem != "cdc_setup")
+
+
+@pytest.mark.parametrize("statement", CDC_TEMPLATES)
+def test_cdc_statements_bind_their_values(statement: str) -> None:
+    """Values go to the driver as parameters (the slot, publication and positions), never into
+    the text; the statements take no identifiers."""
+    sql = render(POSTGRES, statement)
+    assert set(re.findall(r"%\((\w+)\)s", sql)) <= {"slot", "publication", "schema", "table", "upto", "lsn"}
+    source = (SQL_DIR / "postgres" / f"{statement}.sql").read_text()
+    for literal in re.findall(r"'(?:[^']|'')*'", sql):
+        assert literal in source
+
+
+def test_the_setup_script_quotes_names_and_values() -> None:
+    odd = "t'a" + '"' + "b"  # a quote of each kind
+    sql = setup_sql("s'lot", 'pu"b', [("sch", odd)], [("sch", odd)])
+    assert "pg_create_logical_replication_slot('s''lot', 'pgoutput')" in sql
+    assert 'CREATE PUBLICATION "pu""b";' in sql
+    assert 'ALTER PUBLICATION "pu""b" ADD TABLE "sch"."t' + "'" + 'a""b";' in sql
+    assert "tablename = 't''a" + '"' + "b'" in sql
+    assert 'ALTER TABLE "sch"."t' + "'" + 'a""b" REPLICA IDENTITY FULL;' in sql

@@ -77,11 +77,11 @@ def quoted(dialect: Dialect, name: str) -> str:
 
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
-    own (``extract_*``) and the file sources' (``file_*``) take other values and run in
-    tests/extracts and tests/files."""
+    own (``extract_*``), the file sources' (``file_*``) and PostgreSQL change capture's
+    (``cdc_*``) take other values and run in tests/extracts, tests/files and tests/changes."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            if not path.stem.startswith(("extract_", "file_")):
+            if not path.stem.startswith(("extract_", "file_", "cdc_")):
                 yield dialect, path.stem
 
 
