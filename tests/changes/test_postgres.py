@@ -74,8 +74,9 @@ def _columns(dsn: str) -> Any:
     return reader.describe(TableConfig(name="items", mode="cdc", primary_key=["id"]))
 
 
-def _read(dsn: str, cdc: CdcPlan) -> pa.Table:
+def _read(dsn: str, cdc: CdcPlan, *, autocommit: bool = False) -> pa.Table:
     connection = psycopg2.connect(dsn)
+    connection.autocommit = autocommit  # the read makes a transaction of its own either way
     try:
         batches = list(change_batches(connection, cdc, schema="public", table="items", columns=_columns(dsn)))
     finally:
@@ -138,8 +139,12 @@ def test_peek_does_not_move_the_slot_and_advance_does(db: tuple[str, Any]) -> No
     cdc = _plan(dsn)
     assert len(_read(dsn, cdc)) == 2
     assert confirmed_position(admin, "slot_t") == cdc.from_lsn
-    assert len(_read(dsn, cdc)) == 2  # read again: the same changes
-    advance(psycopg2.connect(dsn), cdc)
+    assert len(_read(dsn, cdc, autocommit=True)) == 2  # read again: the same changes
+    assert confirmed_position(admin, "slot_t") == cdc.from_lsn
+    autocommitting = psycopg2.connect(dsn)
+    autocommitting.autocommit = True
+    advance(autocommitting, cdc)
+    assert autocommitting.autocommit
     assert confirmed_position(admin, "slot_t") == cdc.upto_lsn
     with admin.cursor() as cur:
         cur.execute("INSERT INTO items (id) VALUES (3)")

@@ -18,6 +18,7 @@ DEFAULT``; under ``FULL`` they are taken from the old row; otherwise the read fa
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping
@@ -244,6 +245,22 @@ def confirmed_position(connection: Any, slot: str) -> str:
     return str(row[5])
 
 
+@contextlib.contextmanager
+def _transaction(connection: Any) -> Iterator[None]:
+    """One transaction, whatever the connection's autocommit: the session settings, the slot's
+    advisory lock and a server-side cursor live as long as it does; it ends rolled back unless
+    the body committed."""
+    autocommit = bool(getattr(connection, "autocommit", False))
+    if autocommit:
+        connection.autocommit = False
+    try:
+        yield
+    finally:
+        connection.rollback()
+        if autocommit:
+            connection.autocommit = True
+
+
 def advance(connection: Any, cdc: CdcPlan) -> None:
     """Move the slot to the run's upper bound: the server may recycle the WAL before it. Refuses
     when the slot is no longer where the run planned from (another run moved it)."""
@@ -251,14 +268,15 @@ def advance(connection: Any, cdc: CdcPlan) -> None:
     if pgoutput.parse_lsn(now) >= pgoutput.parse_lsn(cdc.upto_lsn):
         log.info("slot %r is at %s already, not before %s: nothing to advance", cdc.slot, now, cdc.upto_lsn)
         return
-    cursor = connection.cursor()
-    try:
-        cursor.execute(render(POSTGRES, "cdc_session"), {"slot": cdc.slot})
-        cursor.execute(render(POSTGRES, "cdc_advance"), {"slot": cdc.slot, "lsn": cdc.upto_lsn})
-        cursor.fetchall()
-    finally:
-        cursor.close()
-    connection.commit()
+    with _transaction(connection):
+        cursor = connection.cursor()
+        try:
+            cursor.execute(render(POSTGRES, "cdc_session"), {"slot": cdc.slot})
+            cursor.execute(render(POSTGRES, "cdc_advance"), {"slot": cdc.slot, "lsn": cdc.upto_lsn})
+            cursor.fetchall()
+        finally:
+            cursor.close()
+        connection.commit()
     log.info("slot %r advanced from %s to %s", cdc.slot, now, cdc.upto_lsn)
 
 
@@ -381,6 +399,14 @@ def change_batches(
     out_schema = change_schema(schema_of(columns), POSTGRES_POSITION)
     decoder = _Decoder(schema, table, columns, label)
     rows = _Rows.empty(columns)
+    with _transaction(connection):
+        yield from _peek(connection, cdc, decoder, rows, out_schema, batch_size)
+
+
+def _peek(
+    connection: Any, cdc: CdcPlan, decoder: _Decoder, rows: _Rows, out_schema: pa.Schema, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    label, columns = decoder.label, decoder.columns
     cursor = connection.cursor()
     try:
         cursor.execute(render(POSTGRES, "cdc_session"), {"slot": cdc.slot})
@@ -408,4 +434,3 @@ def change_batches(
             yield rows.batch(out_schema, label)
     finally:
         cursor.close()
-        connection.rollback()  # ends the read's transaction and its advisory lock
