@@ -254,8 +254,10 @@ from tributary.batches import RunInfo
 from tributary.config import TableConfig
 from tributary.readers.postgres import PostgresReader
 
-dsn, lake, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-real = batch._snapshot
+dsn, lake, plan, phase = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+# killed while writing the snapshot, or while reading the slot (its transaction open)
+module, name = (batch, "_snapshot") if phase == "snapshot" else (batch.postgres, "change_batches")
+real = getattr(module, name)
 
 def slow(*args, **kwargs):
     for chunk in real(*args, **kwargs):
@@ -263,7 +265,7 @@ def slow(*args, **kwargs):
         print("WRITING", flush=True)
         time.sleep(120)
 
-batch._snapshot = slow
+setattr(module, name, slow)
 from pathlib import Path
 batch.extract_changes(
     PostgresReader(psycopg2.connect(dsn), conn_id="t"),
@@ -277,8 +279,9 @@ batch.extract_changes(
 """
 
 
+@pytest.mark.parametrize("phase", ["snapshot", "changes"])
 def test_an_extract_killed_mid_write_leaves_the_slot_and_the_next_runs_are_exact(
-    shop: tuple[Any, Any, Path], logical_pg: PgCluster, tmp_path: Path
+    shop: tuple[Any, Any, Path], logical_pg: PgCluster, tmp_path: Path, phase: str
 ) -> None:
     import json
     import os
@@ -301,7 +304,7 @@ def test_an_extract_killed_mid_write_leaves_the_slot_and_the_next_runs_are_exact
         tables=[("public", "items")],
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_EXTRACT, dsn, str(lake), json.dumps(cdc.as_xcom())],
+        [sys.executable, "-c", KILLED_EXTRACT, dsn, str(lake), json.dumps(cdc.as_xcom()), phase],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ},
