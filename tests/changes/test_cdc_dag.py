@@ -76,7 +76,10 @@ def shop(
     lake = tmp_path / "lake"
     config_file = tmp_path / "shop.yaml"
     config_file.write_text(
-        "source: {name: shop, conn_id: test_cdc_pg, max_connections: 2, retries: 0}\n"
+        # a source name of its own: Airflow's assets (bronze.<source>.<table>) of an earlier test's
+        # DAG, at another lake path, must not clash with this one's
+        f"source: {{name: {name}, conn_id: test_cdc_pg, max_connections: 2, retries: 0, "
+        "cdc: {slot: tributary_shop, publication: tributary_shop}}\n"
         f"lake: {{url: '{lake.as_uri()}'}}\n"
         "schedule: '@daily'\nstart_date: 2025-01-01\n"
         "tables:\n  - {name: items, mode: cdc, primary_key: [id], batch_size: 1000}\n"
@@ -96,9 +99,15 @@ def _day(n: int) -> dt.datetime:
     return dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=n)
 
 
+def _source_dir(lake: Path) -> Path:
+    """The DAG's source folder in the lake (the fixture's source is named after its database)."""
+    (folder,) = list(lake.glob("shop_*"))
+    return folder
+
+
 def _committed_files(lake: Path, table: str = "items") -> list[str]:
     files = []
-    for partition in sorted((lake / "shop" / table).iterdir()):
+    for partition in sorted((_source_dir(lake) / table).iterdir()):
         if (partition / SUCCESS).exists():
             manifest = Manifest.from_json((partition / MANIFEST).read_text())
             files += [str(partition / f.name) for f in manifest.files]
@@ -187,7 +196,9 @@ def test_runs_with_changes_keep_bronze_equal_to_the_source(
         assert plan["from_lsn"] == before == at_advance[-1] and after == plan["upto_lsn"]
         assert _silver(lake) == _source(admin), f"after run {step}"
         assert _silver(lake, "tags", "k, v", "k") == _source(admin, "tags", "k, v", "k")
-    manifests = [Manifest.from_json(p.read_text()) for p in sorted(lake.glob("shop/items/*/_manifest.json"))]
+    manifests = [
+        Manifest.from_json(p.read_text()) for p in sorted(_source_dir(lake).glob("items/*/_manifest.json"))
+    ]
     assert manifests[0].full_refresh and not any(m.full_refresh for m in manifests[1:])
     assert all(m.change_position_to for m in manifests)
 
@@ -205,7 +216,7 @@ def test_a_failed_verify_leaves_the_slot_and_the_next_run_is_exact(
     real = verify_module.verify_changes
 
     def lose_a_part(table: Any, **kwargs: Any) -> Any:
-        partition = lake / "shop" / "items" / f"batch={kwargs['batch_id']}"
+        partition = _source_dir(lake) / "items" / f"batch={kwargs['batch_id']}"
         next(partition.glob("part-*.parquet")).unlink()
         return real(table, **kwargs)
 
@@ -271,7 +282,7 @@ batch.extract_changes(
     PostgresReader(psycopg2.connect(dsn), conn_id="t"),
     TableConfig(name="items", mode="cdc", primary_key=["id"], batch_size=1000),
     postgres.CdcPlan.from_xcom(plan),
-    source="shop",
+    source="killed",
     lake_root=Path(lake),
     run=RunInfo(),
     rows_per_file=1000,

@@ -346,6 +346,13 @@ class _Decoder:
         self.relations: dict[int, pgoutput.Relation] = {}
         self.lsn, self.seq, self.time = 0, 0, dt.datetime.min.replace(tzinfo=dt.UTC)
 
+    def skips(self, data: Any) -> bool:
+        """Whether a raw message is a row change of another table: the slot's other tables need
+        no decoding (the relation id follows the message's kind byte)."""
+        return (
+            bytes(data[:1]) in (b"I", b"U", b"D") and int.from_bytes(data[1:5], "big") not in self.relations
+        )
+
     def rows(self, message: pgoutput.Message) -> Iterator[tuple[list[Any], str]]:
         if isinstance(message, pgoutput.Begin):
             self.lsn, self.seq, self.time = message.final_lsn, 0, message.commit_time
@@ -423,6 +430,8 @@ def _peek(
         stream.execute(render(POSTGRES, "cdc_peek"), params)
         while messages := stream.fetchmany(batch_size):
             for (data,) in messages:
+                if decoder.skips(data):
+                    continue
                 for row, op in decoder.rows(pgoutput.decode(data)):
                     rows.add(row, op, decoder.lsn, decoder.seq, decoder.time)
                     decoder.seq += 1
