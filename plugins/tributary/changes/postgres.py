@@ -2,7 +2,9 @@
 ``pgoutput`` plugin and a publication, one of each per source (not per table).
 
 A run fixes its bounds once (:func:`plan`): from the slot's ``confirmed_flush_lsn`` up to
-``pg_current_wal_lsn()``. Each table reads its changes in those bounds with
+``pg_current_wal_flush_lsn()`` (not ``pg_current_wal_lsn()``: decoding reads flushed WAL only,
+and an upper bound past it would let the slot advance past a commit the run did not read,
+see ``cdc_slot.sql``). Each table reads its changes in those bounds with
 ``pg_logical_slot_peek_binary_changes`` (:func:`change_batches`) -- peek, never get: the slot
 does not move. Only after every table's batch of that read is committed does
 :func:`advance` move the slot to the upper bound; a crash, a kill or a failed verify before that
@@ -221,7 +223,7 @@ def plan(
     warn_retained_wal_mb: int = 1024,
 ) -> CdcPlan:
     """Check the setup and fix the run's bounds: the slot's confirmed position and the server's
-    current one. Warns when the slot holds back more WAL than ``warn_retained_wal_mb``."""
+    flushed one. Warns when the slot holds back more WAL than ``warn_retained_wal_mb``."""
     row = check_setup(connection, slot=slot, publication=publication, tables=tables, keys=keys)
     confirmed, retained, current = row[5], int(row[6] or 0), row[7]
     if retained > warn_retained_wal_mb * MB:
