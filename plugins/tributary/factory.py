@@ -25,6 +25,8 @@ from tributary.config import (
 )
 from tributary.dag_support import bronze_asset, collect_dags, collector_paused
 from tributary.operators import (
+    CdcAdvanceOperator,
+    CdcPlanOperator,
     CommitFilesOperator,
     CommitPartitionOperator,
     DetectDeletesOperator,
@@ -103,7 +105,8 @@ def _params(config: PipelineConfig) -> dict[str, Param]:
             type="boolean",
             title="Full refresh",
             description="Watermark tables ignore their committed state once and write a fresh "
-            "baseline of the whole table. Window and full tables always rewrite their window. "
+            "baseline of the whole table; cdc tables write a new snapshot (replacing what the lake "
+            "held) before their changes. Window and full tables always rewrite their window. "
             "File tables load every file that matches their glob again.",
         ),
     }
@@ -145,7 +148,7 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
         rows_per_file=config.lake.rows_per_file,
         **reading,
         # the state of a watermark table moves one run at a time
-        max_active_tis_per_dag=1 if table.mode is Mode.watermark else None,
+        max_active_tis_per_dag=1 if table.mode in (Mode.watermark, Mode.cdc) else None,
         **common,
     )
     verify = VerifyPartitionOperator(task_id="verify", **reading, **common)
@@ -161,6 +164,40 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
     return [extract, verify, commit, detect]
 
 
+def _cdc_tasks(config: PipelineConfig, groups: dict[str, TaskGroup]) -> None:
+    """A source with ``cdc`` tables: ``cdc_plan`` before their extracts (checks the setup, fixes
+    the run's bounds), ``cdc_advance`` after all their commits (moves the slot)."""
+    tables = sorted(
+        (t for t in config.tables if isinstance(t, TableConfig) and t.mode is Mode.cdc), key=lambda t: t.name
+    )
+    if not tables:
+        return
+    source = config.source
+    reading = {"source": source.name, "source_conn_id": source.conn_id, "pool": config.pool}
+    cdc_plan = CdcPlanOperator(
+        task_id="cdc_plan",
+        slot=source.slot_name,
+        publication=source.publication_name,
+        tables=[[t.schema_, t.name, *t.primary_key] for t in tables],
+        warn_retained_wal_mb=source.cdc.warn_retained_wal_mb if source.cdc else 1024,
+        max_active_tis_per_dag=1,
+        **reading,
+    )
+    cdc_advance = CdcAdvanceOperator(
+        task_id="cdc_advance",
+        tables=[t.name for t in tables],
+        lake_url=config.lake.resolved_url(),
+        lake_conn_id=config.lake.conn_id,
+        trigger_rule="all_success",
+        retries=0,
+        **reading,
+    )
+    for table in tables:
+        group = groups[table.group_id]
+        cdc_plan >> group.children[f"{group.group_id}.extract"]
+        group.children[f"{group.group_id}.commit"] >> cdc_advance
+
+
 def build_dag(config: PipelineConfig, path: Path) -> DAG:
     """The replication DAG of one pipeline config."""
     with DAG(
@@ -173,6 +210,7 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
         doc_md=_doc(config, path),
         params=_params(config),
     ) as dag:
+        groups: dict[str, TaskGroup] = {}
         for table in sorted(config.tables, key=lambda t: t.name):
             common = {
                 "source": config.source.name,
@@ -187,8 +225,11 @@ def build_dag(config: PipelineConfig, path: Path) -> DAG:
                 with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.format.value} files)"):
                     chain(*_file_tasks(cast(FilesPipelineConfig, config), table, common))
             else:
-                with TaskGroup(group_id=table.group_id, tooltip=f"{table.name} ({table.mode.value})"):
+                tooltip = f"{table.name} ({table.mode.value})"
+                with TaskGroup(group_id=table.group_id, tooltip=tooltip) as group:
                     chain(*_table_tasks(config, table, common))
+                groups[table.group_id] = group
+        _cdc_tasks(config, groups)
     return dag
 
 

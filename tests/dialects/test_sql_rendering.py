@@ -84,8 +84,8 @@ CHANGES = ("ct_", "cdc_", "changes_")
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
     own (``extract_*``) and the file sources' (``file_*``) take other values and run in
-    tests/extracts and tests/files; so do SQL Server's change capture statements (``ct_*``,
-    ``cdc_*``, ``changes_*``), in tests/changes."""
+    tests/extracts and tests/files; so do the change capture statements of SQL Server (``ct_*``,
+    ``cdc_*``, ``changes_*``) and PostgreSQL (``cdc_*``), in tests/changes."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
             if not path.stem.startswith(("extract_", "file_", *CHANGES)):

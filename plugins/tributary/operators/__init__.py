@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tributary.operators.cdc_advance import CdcAdvanceOperator
+from tributary.operators.cdc_plan import CdcPlanOperator
 from tributary.operators.commit import CommitPartitionOperator
 from tributary.operators.commit_files import CommitFilesOperator
 from tributary.operators.detect_deletes import DetectDeletesOperator
@@ -11,6 +13,8 @@ from tributary.operators.verify import VerifyPartitionOperator
 from tributary.operators.verify_files import VerifyFilesOperator
 
 __all__ = [
+    "CdcAdvanceOperator",
+    "CdcPlanOperator",
     "CommitFilesOperator",
     "CommitPartitionOperator",
     "DetectDeletesOperator",

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tributary.batches import RunInfo
+from tributary.changes.postgres import CdcPlan
 from tributary.config import FileTableConfig, Schedule, TableConfig
 from tributary.dag_support import run_clock, run_window
 from tributary.errors import TributaryError
@@ -142,11 +143,36 @@ class TableTaskOperator(BaseOperator):
             full_refresh=bool(params.get("full_refresh")),
         )
 
+    def batch(self, context: Any) -> str:
+        """The batch id this run's extract wrote (a ``batch=`` table), or a permanent failure."""
+        batch_id = self.extracted_batch(context)
+        if not batch_id:
+            raise AirflowFailException(
+                f"no batch id from this run's extract task of table {self.table.get('name')}; run "
+                "the extract first (clear the task group, not the verify or commit task alone)"
+            )
+        return batch_id
+
     def extracted_batch(self, context: Any) -> str | None:
         """The batch id the extract task of this table group wrote in this run."""
         task_id = self.task_id.rsplit(".", 1)[0] + ".extract" if "." in self.task_id else "extract"
         pushed = context["ti"].xcom_pull(task_ids=task_id)
         return pushed.get("batch_id") if isinstance(pushed, dict) else None
+
+
+CDC_PLAN_TASK = "cdc_plan"
+CDC_ADVANCE_TASK = "cdc_advance"
+
+
+def cdc_plan_of(context: Any) -> CdcPlan:
+    """The bounds the source's ``cdc_plan`` task fixed for this run."""
+    pushed = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
+    if not isinstance(pushed, dict):
+        raise AirflowFailException(
+            f"no change positions from this run's {CDC_PLAN_TASK} task; clear the whole run, not a "
+            "table's extract alone"
+        )
+    return CdcPlan.from_xcom(pushed)
 
 
 def skip_unless_chosen(task: BaseOperator, context: Any, table: str) -> None:
@@ -195,15 +221,6 @@ class FileTaskOperator(TableTaskOperator):
     @property
     def file_table(self) -> FileTableConfig:
         return FileTableConfig.model_validate(self.table)
-
-    def batch(self, context: Any) -> str:
-        batch_id = self.extracted_batch(context)
-        if not batch_id:
-            raise AirflowFailException(
-                f"no batch id from this run's extract task of table {self.table.get('name')}; run "
-                "the extract first (clear the task group, not the verify or commit task alone)"
-            )
-        return batch_id
 
 
 class SourceTaskOperator(TableTaskOperator):

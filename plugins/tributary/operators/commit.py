@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tributary.batches import summary
+from tributary.changes.batch import commit_changes
+from tributary.config import Mode
 from tributary.operators._common import TableTaskOperator, fail_fast
 from tributary.replication import commit_table
 
@@ -19,6 +21,12 @@ class CommitPartitionOperator(TableTaskOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         place = self.place(context)
         table = self.table_config
+        if table.mode is Mode.cdc:
+            with fail_fast():
+                manifest = commit_changes(
+                    table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)
+                )
+            return summary(manifest, place["lake_root"])
         with fail_fast():
             manifest = commit_table(table, batch_id=self.extracted_batch(context), **place)
         return summary(manifest, place["lake_root"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tributary.batches import summary
-from tributary.operators._common import SourceTaskOperator, fail_fast, skip_unless_chosen
+from tributary.changes.batch import extract_changes, require_postgres
+from tributary.config import Mode
+from tributary.operators._common import SourceTaskOperator, cdc_plan_of, fail_fast, skip_unless_chosen
 from tributary.replication import extract_table
 
 
@@ -16,9 +18,10 @@ class ExtractTableOperator(SourceTaskOperator):
     audit columns, replaces the partition's files and writes ``_manifest.json``. A watermark
     table reads the rows changed since its committed high watermark into a new ``batch=``
     partition. The DAG's params choose a subset of tables (``tables``) and a full reload of
-    watermark tables (``full_refresh``); a table left out is skipped. Its parameters are those
-    of :class:`~tributary.operators._common.TableTaskOperator` (source, lake, compression and
-    rows per file).
+    watermark tables (``full_refresh``); a table left out is skipped. A ``cdc`` table writes the
+    changes in the bounds its source's ``cdc_plan`` task fixed (``tributary.changes.batch``).
+    Its parameters are those of :class:`~tributary.operators._common.TableTaskOperator` (source,
+    lake, compression and rows per file).
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -26,6 +29,20 @@ class ExtractTableOperator(SourceTaskOperator):
         table = self.table_config
         skip_unless_chosen(self, context, table.name)
         run = self.run_info(context)
+        if table.mode is Mode.cdc:
+            with fail_fast(), self.reader() as reader:
+                require_postgres(reader, self.source, table.name)
+                manifest = extract_changes(
+                    reader,
+                    table,
+                    cdc_plan_of(context),
+                    source=self.source,
+                    lake_root=place["lake_root"],
+                    run=run,
+                    compression=self.compression,
+                    rows_per_file=self.rows_per_file,
+                )
+            return summary(manifest, place["lake_root"])
         with fail_fast(), self.reader() as reader:
             manifest = extract_table(
                 reader,
