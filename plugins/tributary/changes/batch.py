@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 
 from tributary.audit import Audit, with_audit_schema
 from tributary.batches import RunInfo, commit_planned, last_committed, new_batch_id
-from tributary.changes import postgres
+from tributary.changes import mssql, postgres
 from tributary.changes.pgoutput import parse_lsn
 from tributary.changes.shape import COMMIT_TIME, LSN, OP, POSTGRES_POSITION, SEQ, Op, change_schema
 from tributary.checks import apply_checks
@@ -40,6 +41,7 @@ from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest, ManifestFile, encode_schema, schema_fields
 from tributary.parts import write_parts
 from tributary.readers.base import SourceReader
+from tributary.readers.mssql import MsSqlReader
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +53,16 @@ def cdc_partition(lake_root: LakePath | LakeRoot, source: str, table: str, batch
 
 
 def require_postgres(reader: SourceReader, source: str, table: str) -> None:
-    """``mode: cdc`` reads PostgreSQL's log; on another source it fails, saying what to use."""
+    """``mode: cdc`` reads PostgreSQL's log or SQL Server's change tracking or CDC; on another
+    source (SQLite) it fails, saying what to use."""
     dialect = reader.dialect.name
-    if dialect == "postgres":
+    if dialect in ("postgres", "mssql"):
         return
-    if dialect == "mssql":
-        raise ConfigError(
-            f"{source}.{table}: mode 'cdc' on a SQL Server source (change tracking) is not wired into "
-            "this DAG yet; use mode 'watermark' with deletes: detect_by_keys meanwhile"
-        )
     raise ConfigError(
-        f"{source}.{table}: mode 'cdc' reads a PostgreSQL write-ahead log, and connection "
-        f"{reader.conn_id!r} is a {dialect} source, which has none; use mode 'full', 'window' or "
-        "'watermark', with deletes: detect_by_keys to capture deletes"
+        f"{source}.{table}: mode 'cdc' reads a change log (PostgreSQL's write-ahead log, SQL "
+        f"Server's change tracking or CDC), and connection {reader.conn_id!r} is a {dialect} source, "
+        "which has none; use mode 'full', 'window' or 'watermark', with deletes: detect_by_keys to "
+        "capture deletes"
     )
 
 
@@ -133,15 +132,93 @@ def extract_changes(
     columns = reader.describe(table)
     previous = last_committed(lake_root, source, table.name)
     snapshot = previous is None or run.full_refresh
-    audit = Audit(new_batch_id(), dt.datetime.now(dt.UTC), source)
-    partition = cdc_partition(lake_root, source, table.name, audit.batch_id)
-    label = f"{source}.{table.name} {partition.name}"
-    log.info("%s: changes after %s up to %s from slot %r", label, cdc.from_lsn, cdc.upto_lsn, cdc.slot)
     schema = change_schema(schema_of(columns), POSTGRES_POSITION)
+    label = f"{source}.{table.name}"
+    log.info("%s: changes after %s up to %s from slot %r", label, cdc.from_lsn, cdc.upto_lsn, cdc.slot)
+    return _write_batch(
+        table,
+        _rows(reader, table, columns, cdc, snapshot, label),
+        schema,
+        _Batch(source, run, previous, snapshot, cdc.from_lsn, cdc.upto_lsn),
+        lake_root=lake_root,
+        compression=compression,
+        rows_per_file=rows_per_file,
+        staging_dir=staging_dir,
+    )
+
+
+def extract_mssql_changes(
+    reader: MsSqlReader,
+    table: TableConfig,
+    *,
+    source: str,
+    lake_root: LakePath | LakeRoot,
+    run: RunInfo | None = None,
+    compression: str = "snappy",
+    rows_per_file: int = 1_000_000,
+    staging_dir: str | None = None,
+) -> Manifest:
+    """A SQL Server ``cdc`` table's batch: its changes since the last committed position
+    (CDC, else Change Tracking; ``tributary.changes.mssql``), or a baseline of the table on its
+    first run or a ``full_refresh``. Its positions live in the manifests: no slot to advance."""
+    run = run or RunInfo()
+    previous = last_committed(lake_root, source, table.name)
+    change_plan = mssql.plan(reader, table, None if run.full_refresh else previous)
+    columns = reader.describe(table)
+    schema, batches = mssql.read_changes(reader, table, columns, change_plan)
+    log.info(
+        "%s.%s: %s %s after %s up to %s",
+        source,
+        table.name,
+        change_plan.mechanism.value,
+        "baseline" if change_plan.baseline else "changes",
+        change_plan.since,
+        change_plan.upto,
+    )
+    batch = _Batch(source, run, previous, change_plan.baseline, change_plan.since, change_plan.upto)
+    return _write_batch(
+        table,
+        batches,
+        schema,
+        batch,
+        lake_root=lake_root,
+        compression=compression,
+        rows_per_file=rows_per_file,
+        staging_dir=staging_dir,
+    )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What a change batch's manifest records besides its files."""
+
+    source: str
+    run: RunInfo
+    previous: Manifest | None
+    snapshot: bool
+    position_from: str | None
+    position_to: str
+
+
+def _write_batch(
+    table: TableConfig,
+    rows: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    batch: _Batch,
+    *,
+    lake_root: LakePath | LakeRoot,
+    compression: str,
+    rows_per_file: int,
+    staging_dir: str | None,
+) -> Manifest:
+    """``rows`` into a new ``batch=`` partition's parts, then its manifest; nothing committed."""
+    audit = Audit(new_batch_id(), dt.datetime.now(dt.UTC), batch.source)
+    partition = cdc_partition(lake_root, batch.source, table.name, audit.batch_id)
+    label = f"{batch.source}.{table.name} {partition.name}"
     partition.begin()
     with tempfile.TemporaryDirectory(prefix="tributary-", dir=staging_dir) as tmp:
         parts = write_parts(
-            _rows(reader, table, columns, cdc, snapshot, label),
+            rows,
             schema=schema,
             audit=audit,
             staging=Path(tmp),
@@ -151,22 +228,22 @@ def extract_changes(
         )
         partition.publish(Path(tmp), [p.name for p in parts])
     manifest = Manifest(
-        source=source,
+        source=batch.source,
         table=table.name,
         mode=Mode.cdc.value,
         partition=partition.name,
         batch_id=audit.batch_id,
-        dag_id=run.dag_id,
-        run_id=run.run_id,
+        dag_id=batch.run.dag_id,
+        run_id=batch.run.run_id,
         created_at=dt.datetime.now(dt.UTC),
         rows=sum(p.rows for p in parts),
         files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
         schema=schema_fields(with_audit_schema(schema)),
         arrow_schema=encode_schema(schema),
-        full_refresh=snapshot,
-        planned_from=previous.batch_id if previous is not None else None,
-        change_position_from=cdc.from_lsn,
-        change_position_to=cdc.upto_lsn,
+        full_refresh=batch.snapshot,
+        planned_from=batch.previous.batch_id if batch.previous is not None else None,
+        change_position_from=batch.position_from,
+        change_position_to=batch.position_to,
     )
     partition.write_manifest(manifest)
     log.info("%s: %d change rows in %d file(s), manifest written", label, manifest.rows, len(parts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from tributary.changes.batch import behind
 from tributary.changes.postgres import advance
 from tributary.hooks.sources import open_reader
-from tributary.operators._common import cdc_plan_of, fail_fast, lake_root
+from tributary.operators._common import CDC_PLAN_TASK, cdc_plan_of, fail_fast, lake_root
+
+log = logging.getLogger(__name__)
 
 
 class CdcAdvanceOperator(BaseOperator):
@@ -48,6 +51,9 @@ class CdcAdvanceOperator(BaseOperator):
         self.lake_conn_id = lake_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        if context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK) is None and self._no_slot():
+            log.info("source %s reads no slot (SQL Server): its positions are in the manifests", self.source)
+            return {}
         cdc = cdc_plan_of(context)
         late = behind(lake_root(self.lake_url, self.lake_conn_id), self.source, self.tables, cdc.upto_lsn)
         if late:
@@ -59,3 +65,8 @@ class CdcAdvanceOperator(BaseOperator):
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             advance(reader.connection, cdc)
         return cdc.as_xcom()
+
+    def _no_slot(self) -> bool:
+        """True for a source whose change capture has no slot to advance (SQL Server)."""
+        with fail_fast(), open_reader(self.source_conn_id) as reader:
+            return reader.dialect.name != "postgres"

@@ -21,8 +21,9 @@ class CdcPlanOperator(BaseOperator):
     the run's bounds: from the slot's confirmed position up to the server's flushed position. The
     bounds go to XCom for each ``cdc`` table's extract and for ``cdc_advance``.
 
-    A source that is not PostgreSQL has no log to read: the task pushes nothing, and each ``cdc``
-    table's extract fails saying so.
+    A SQL Server source has no slot: the task pushes nothing, and each ``cdc`` table plans from its
+    own last committed position (``tributary.changes.mssql``). SQLite has no log: the task pushes
+    nothing, and each ``cdc`` table's extract fails saying so.
 
     :param source: the source name
     :param source_conn_id: the source's Airflow connection
@@ -58,7 +59,9 @@ class CdcPlanOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any] | None:
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             if reader.dialect.name != "postgres":
-                log.error("source %s is not PostgreSQL: its cdc tables cannot read a log", self.source)
+                # SQL Server plans per table, from each table's last committed position; SQLite
+                # has no log, and its cdc tables' extracts fail saying so
+                log.info("source %s has no slot to plan: its cdc tables plan on their own", self.source)
                 return None
             default = reader.dialect.default_schema or "public"
             keys = {

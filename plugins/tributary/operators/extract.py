@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.changes.batch import extract_changes, require_postgres
-from tributary.config import Mode
+from tributary.batches import RunInfo, summary
+from tributary.changes.batch import extract_changes, extract_mssql_changes, require_postgres
+from tributary.config import Mode, TableConfig
 from tributary.operators._common import SourceTaskOperator, cdc_plan_of, fail_fast, skip_unless_chosen
+from tributary.readers.mssql import MsSqlReader
 from tributary.replication import extract_table
 
 
@@ -30,19 +31,7 @@ class ExtractTableOperator(SourceTaskOperator):
         skip_unless_chosen(self, context, table.name)
         run = self.run_info(context)
         if table.mode is Mode.cdc:
-            with fail_fast(), self.reader() as reader:
-                require_postgres(reader, self.source, table.name)
-                manifest = extract_changes(
-                    reader,
-                    table,
-                    cdc_plan_of(context),
-                    source=self.source,
-                    lake_root=place["lake_root"],
-                    run=run,
-                    compression=self.compression,
-                    rows_per_file=self.rows_per_file,
-                )
-            return summary(manifest, place["lake_root"])
+            return self._changes(context, table, place["lake_root"], run)
         with fail_fast(), self.reader() as reader:
             manifest = extract_table(
                 reader,
@@ -53,3 +42,16 @@ class ExtractTableOperator(SourceTaskOperator):
                 **place,
             )
         return summary(manifest, place["lake_root"])
+
+    def _changes(self, context: Any, table: TableConfig, lake_root: Any, run: RunInfo) -> dict[str, Any]:
+        """A ``cdc`` table's batch: PostgreSQL's changes in the bounds ``cdc_plan`` fixed, or SQL
+        Server's since the table's last committed position."""
+        options = {"source": self.source, "lake_root": lake_root, "run": run}
+        options.update(compression=self.compression, rows_per_file=self.rows_per_file)
+        with fail_fast(), self.reader() as reader:
+            require_postgres(reader, self.source, table.name)
+            if isinstance(reader, MsSqlReader):
+                manifest = extract_mssql_changes(reader, table, **options)
+            else:
+                manifest = extract_changes(reader, table, cdc_plan_of(context), **options)
+        return summary(manifest, lake_root)
