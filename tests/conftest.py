@@ -53,10 +53,14 @@ def airflow_db() -> Path:
     return _AIRFLOW_HOME
 
 
+LOGICAL = "wal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\n"
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    """A throwaway PostgreSQL cluster for the whole session, removed afterwards."""
-    cluster = start_cluster()
+    """A throwaway PostgreSQL cluster for the whole session, removed afterwards; with
+    ``wal_level = logical``, so the change-capture tests share it (tests/changes)."""
+    cluster = start_cluster(extra_conf=LOGICAL)
     try:
         yield cluster
     finally:

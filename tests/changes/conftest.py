@@ -1,4 +1,5 @@
-"""A PostgreSQL cluster with ``wal_level = logical`` for the change-capture tests, one per session."""
+"""The change-capture tests' PostgreSQL: the session's cluster, which runs with ``wal_level =
+logical`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.pg import PgCluster, remove_cluster, start_cluster
-
-LOGICAL = "wal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\n"
+from tests.support.pg import PgCluster
 
 
 @pytest.fixture(scope="session")
-def logical_pg() -> Iterator[PgCluster]:
-    cluster = start_cluster(extra_conf=LOGICAL)
-    try:
-        yield cluster
-    finally:
-        remove_cluster(cluster)
+def logical_pg(pg_cluster: PgCluster) -> Iterator[PgCluster]:
+    yield pg_cluster
 
 
 def run_script(cluster: PgCluster, sql: str, database: str) -> None:

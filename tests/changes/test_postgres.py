@@ -215,15 +215,34 @@ def test_missing_setup_fails_with_the_sql_to_run(db: tuple[str, Any], logical_pg
     connection.close()
 
 
+class _ReplicaLevel:
+    """A connection to a server at ``wal_level = replica`` (the session's cluster runs logical, for
+    the tests above): what ``SELECT current_setting('wal_level')`` answers there."""
+
+    autocommit = True
+
+    def cursor(self) -> Any:
+        return self
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        assert "current_setting('wal_level')" in sql
+
+    def fetchone(self) -> tuple[str]:
+        return ("replica",)
+
+    def close(self) -> None:
+        pass
+
+
 def test_wal_level_replica_fails_with_the_setting(pg_cluster: PgCluster) -> None:
     connection = psycopg2.connect(pg_cluster.dsn)
     try:
-        if pgoutput_level(connection) == "logical":
-            pytest.skip("the shared cluster runs wal_level = logical")
-        with pytest.raises(ChangeCaptureSetupError, match="ALTER SYSTEM SET wal_level = logical;"):
-            check_setup(connection, slot="s", publication="p", tables=[])
+        assert pgoutput_level(connection) == "logical"  # the real server's answer, as read here
     finally:
         connection.close()
+    with pytest.raises(ChangeCaptureSetupError, match="ALTER SYSTEM SET wal_level = logical;") as caught:
+        check_setup(_ReplicaLevel(), slot="s", publication="p", tables=[])
+    assert "wal_level is 'replica'" in str(caught.value)
 
 
 def pgoutput_level(connection: Any) -> str:
