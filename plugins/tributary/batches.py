@@ -15,10 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
+from tributary.audit import with_audit_schema
 from tributary.errors import ConcurrentRunError
 from tributary.lake import LakePath, Partition, list_partitions, segment_name
 from tributary.lake_io import LakeRoot
-from tributary.manifest import Manifest
+from tributary.manifest import Manifest, ManifestFile, encode_schema, schema_fields
+from tributary.parts import PartFile
 
 
 @dataclass(frozen=True)
@@ -158,3 +162,35 @@ def summary(manifest: Manifest, lake_root: LakePath | LakeRoot) -> dict[str, Any
         "source_rows": manifest.source_query_rows,
         "high_watermark": manifest.high_watermark.isoformat() if manifest.high_watermark else None,
     }
+
+
+def written_manifest(
+    partition: Partition,
+    *,
+    table: str,
+    mode: str,
+    batch_id: str,
+    run: RunInfo,
+    parts: list[PartFile],
+    schema: pa.Schema,
+    created_at: dt.datetime | None = None,
+    **fields: Any,
+) -> Manifest:
+    """The manifest of a batch just written into ``partition``: its parts (rows, bytes, sha256),
+    its schema (with the audit columns, and as Arrow for later drift checks), the run that wrote
+    it, and what the feature records besides (``fields``: the window, watermark, positions, ...)."""
+    return Manifest(
+        source=partition.source,
+        table=table,
+        mode=mode,
+        partition=partition.name,
+        batch_id=batch_id,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        created_at=created_at or dt.datetime.now(dt.UTC),
+        rows=sum(p.rows for p in parts),
+        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
+        schema=schema_fields(with_audit_schema(schema)),
+        arrow_schema=encode_schema(schema),
+        **fields,
+    )

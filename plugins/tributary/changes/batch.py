@@ -27,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tributary.audit import Audit, with_audit_schema
-from tributary.batches import RunInfo, commit_planned, last_committed, new_batch_id
+from tributary.audit import Audit
+from tributary.batches import RunInfo, commit_planned, last_committed, new_batch_id, written_manifest
 from tributary.changes import mssql, postgres
 from tributary.changes.pgoutput import parse_lsn
 from tributary.changes.shape import COMMIT_TIME, LSN, OP, POSTGRES_POSITION, SEQ, Op, change_schema
@@ -38,7 +38,7 @@ from tributary.dialects.columns import Column, schema_of
 from tributary.errors import ConfigError, IncompletePartitionError, ParityError
 from tributary.lake import LakePath, Partition
 from tributary.lake_io import LakeRoot
-from tributary.manifest import Manifest, ManifestFile, encode_schema, schema_fields
+from tributary.manifest import Manifest
 from tributary.parts import write_parts
 from tributary.readers.base import SourceReader
 from tributary.readers.mssql import MsSqlReader
@@ -227,19 +227,14 @@ def _write_batch(
             label=label,
         )
         partition.publish(Path(tmp), [p.name for p in parts])
-    manifest = Manifest(
-        source=batch.source,
+    manifest = written_manifest(
+        partition,
         table=table.name,
         mode=Mode.cdc.value,
-        partition=partition.name,
         batch_id=audit.batch_id,
-        dag_id=batch.run.dag_id,
-        run_id=batch.run.run_id,
-        created_at=dt.datetime.now(dt.UTC),
-        rows=sum(p.rows for p in parts),
-        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
-        schema=schema_fields(with_audit_schema(schema)),
-        arrow_schema=encode_schema(schema),
+        run=batch.run,
+        parts=parts,
+        schema=schema,
         full_refresh=batch.snapshot,
         planned_from=batch.previous.batch_id if batch.previous is not None else None,
         change_position_from=batch.position_from,

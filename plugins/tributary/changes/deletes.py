@@ -36,8 +36,8 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tributary.audit import Audit, with_audit_schema
-from tributary.batches import RunInfo, committed_partitions, new_batch_id
+from tributary.audit import Audit
+from tributary.batches import RunInfo, committed_partitions, new_batch_id, written_manifest
 from tributary.changes.shape import COMMIT_TIME, DELETES_PARTITION, OP, Op, tombstone_schema
 from tributary.config import TableConfig
 from tributary.dialects import DUCKDB
@@ -45,7 +45,7 @@ from tributary.dialects.columns import schema_of
 from tributary.errors import TributaryError
 from tributary.lake import LakePath, Partition
 from tributary.lake_io import LakeRoot
-from tributary.manifest import Manifest, ManifestFile, encode_schema, schema_fields
+from tributary.manifest import Manifest
 from tributary.parts import PartFile, write_files, write_parts
 from tributary.readers.base import SourceReader
 from tributary.sql import render
@@ -264,19 +264,15 @@ def _manifest(
     diff: KeyDiff,
     now: dt.datetime,
 ) -> Manifest:
-    return Manifest(
-        source=partition.source,
+    return written_manifest(
+        partition,
         table=table.name,
         mode=table.mode.value,
-        partition=partition.name,
         batch_id=partition.value,
-        dag_id=run.dag_id,
-        run_id=run.run_id,
+        run=run,
+        parts=parts,
+        schema=schema,
         created_at=now,
-        rows=sum(p.rows for p in parts),
-        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
-        schema=schema_fields(with_audit_schema(schema)),
-        arrow_schema=encode_schema(schema),
         lake_keys=diff.lake_keys,
         deleted_keys=diff.deleted_keys,
     )

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tributary.audit import Audit, with_audit_schema
-from tributary.batches import RunInfo, committed_partitions, new_batch_id
+from tributary.audit import Audit
+from tributary.batches import RunInfo, committed_partitions, new_batch_id, written_manifest
 from tributary.config import FileTableConfig, parse_duration
 from tributary.files.contract import FileRejected, contract_schema
 from tributary.files.landing import Landing, list_files, local_copy, quarantine_path
@@ -36,10 +36,7 @@ from tributary.manifest import (
     LandingFile,
     LoadedFile,
     Manifest,
-    ManifestFile,
     RejectedFile,
-    encode_schema,
-    schema_fields,
 )
 from tributary.parts import PartFile, part_name, write_parts
 
@@ -223,19 +220,14 @@ def _files_manifest(
             file.model_copy(update={"quarantined_to": quarantine_path(table.quarantine, batch_id, file)})
             for file in rejected
         ]
-    return Manifest(
-        source=partition.source,
+    return written_manifest(
+        partition,
         table=table.name,
         mode="files",
-        partition=partition.name,
         batch_id=batch_id,
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        created_at=dt.datetime.now(dt.UTC),
-        rows=sum(p.rows for p in batch.parts),
-        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in batch.parts],
-        schema=schema_fields(with_audit_schema(batch.schema)),
-        arrow_schema=encode_schema(batch.schema),
+        run=run,
+        parts=batch.parts,
+        schema=batch.schema,
         landing_url=landing.url,
         source_files=batch.loaded,
         rejected_files=rejected,

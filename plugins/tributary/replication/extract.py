@@ -15,13 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tributary.audit import Audit, with_audit_schema
-from tributary.batches import RunInfo, last_committed, new_batch_id
+from tributary.audit import Audit
+from tributary.batches import RunInfo, last_committed, new_batch_id, written_manifest
 from tributary.config import Mode, Schedule, TableConfig
 from tributary.dialects.columns import Column
 from tributary.drift import DriftPlan, plan
 from tributary.lake import LakePath, Partition
-from tributary.manifest import Manifest, ManifestFile, decode_schema, encode_schema, schema_fields
+from tributary.manifest import Manifest, decode_schema
 from tributary.parts import PartFile
 from tributary.readers.base import SourceReader
 from tributary.replication.partition import table_partition
@@ -61,21 +61,16 @@ def _table_manifest(
     parts: list[PartFile],
     watermark: dict[str, Any],
 ) -> Manifest:
-    return Manifest(
-        source=partition.source,
+    return written_manifest(
+        partition,
         table=table.name,
         mode=table.mode.value,
-        partition=partition.name,
         batch_id=audit.batch_id,
-        dag_id=run.dag_id,
-        run_id=run.run_id,
+        run=run,
+        parts=parts,
+        schema=drift.schema,
         window_start=read_window.start if read_window else None,
         window_end=read_window.end if read_window else None,
-        created_at=dt.datetime.now(dt.UTC),
-        rows=sum(p.rows for p in parts),
-        files=[ManifestFile(name=p.name, rows=p.rows, bytes=p.bytes, sha256=p.sha256) for p in parts],
-        schema=schema_fields(with_audit_schema(drift.schema)),
-        arrow_schema=encode_schema(drift.schema),
         schema_changes=drift.changes,
         **watermark,
     )
