@@ -201,6 +201,46 @@ def test_runs_with_changes_keep_bronze_equal_to_the_source(
     ]
     assert manifests[0].full_refresh and not any(m.full_refresh for m in manifests[1:])
     assert all(m.change_position_to for m in manifests)
+    # and silver as dbt builds it, through the project's own macros (bronze, tributary_current)
+    assert _dbt_silver(lake, lake.parent / "dbt") == _source(admin)
+
+
+def _dbt_silver(lake: Path, root: Path) -> list[dict[str, Any]]:
+    """``items`` through the dbt project's ``bronze()`` and ``tributary_current`` macros, in a
+    copy of the project with one model over this lake."""
+    import json
+    import shutil
+
+    from dbt.cli.main import dbtRunner
+
+    from tributary.transform.project import DBT_PROJECT_DIR
+
+    source = _source_dir(lake).name
+    project = root / "project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    models = project / "models" / "silver" / "cdc"
+    models.mkdir()
+    (models / "_cdc__sources.yml").write_text(
+        f"version: 2\nsources:\n  - name: {source}\n    tables:\n      - name: items\n"
+    )
+    (models / "cdc_items.sql").write_text(
+        f"with bronze as (select * from {{{{ bronze('{source}', 'items') }}}})\n"
+        f"select {COLUMNS} from {{{{ tributary_current('bronze', ['id'], ['_lsn desc', '_seq desc']) }}}}\n"
+    )
+    warehouse = root / "warehouse.duckdb"
+    (root / "profiles.yml").write_text(
+        "tributary:\n  target: warehouse\n  outputs:\n    warehouse:\n"
+        f"      type: duckdb\n      path: '{warehouse}'\n      threads: 1\n"
+    )
+    result = dbtRunner().invoke(
+        [
+            *("run", "--select", "cdc_items", "--project-dir", str(project), "--profiles-dir", str(root)),
+            *("--vars", json.dumps({"tributary_lakes": {source: lake.as_uri()}})),
+        ]
+    )
+    assert result.success, result.exception or [r.message for r in result.result]
+    with duckdb.connect(str(warehouse)) as con:
+        return list(con.execute("select * from silver.cdc_items order by id").arrow().read_all().to_pylist())
 
 
 def test_a_failed_verify_leaves_the_slot_and_the_next_run_is_exact(
