@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "plugins" / "tributary"
 
 # The Airflow glue every feature shares (tests/test_layout.py keeps the features off it).
-GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory")
+GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli")
 # The features' own Airflow adapters: their DAGs, the Cosmos profile and the dbt report task.
 ADAPTERS = {
     "tributary.extracts.dag",

@@ -19,10 +19,11 @@ PACKAGE = ROOT / "plugins" / "tributary"
 # Each feature's modules may import the core, the shared glue and their own package; never
 # another feature. What two of them share moves down.
 FEATURES = ("replication", "changes", "files", "extracts", "transform")
-# Composition: the replication DAG factory (database and file tables in one DAG per source) and
-# the operators package (the Airflow face of the replication and files features). They may
+# Composition: the replication DAG factory (database and file tables in one DAG per source), the
+# operators package (the Airflow face of the replication and files features) and the `tributary`
+# command (cli: the configs, extracts, pools and lake, from a shell). They may
 # import features; nothing below them imports them.
-COMPOSITION = ("factory", "operators")
+COMPOSITION = ("factory", "operators", "cli")
 
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60

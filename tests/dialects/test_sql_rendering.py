@@ -83,12 +83,13 @@ CHANGES = ("ct_", "cdc_", "changes_")
 
 def templates() -> Iterator[tuple[Dialect, str]]:
     """The replication's templates: they take a table, its columns and a window. The extracts'
-    own (``extract_*``) and the file sources' (``file_*``) take other values and run in
-    tests/extracts and tests/files; so do the change capture statements of SQL Server (``ct_*``,
-    ``cdc_*``, ``changes_*``) and PostgreSQL (``cdc_*``), in tests/changes."""
+    own (``extract_*``), the file sources' (``file_*``) and discover's (``discover_*``) take other
+    values and run in tests/extracts, tests/files and tests/cli; so do the change capture
+    statements of SQL Server (``ct_*``, ``cdc_*``, ``changes_*``) and PostgreSQL (``cdc_*``), in
+    tests/changes."""
     for dialect in DIALECTS:
         for path in sorted((SQL_DIR / dialect.name).glob("*.sql")):
-            if not path.stem.startswith(("extract_", "file_", *CHANGES)):
+            if not path.stem.startswith(("extract_", "file_", "discover_", *CHANGES)):
                 yield dialect, path.stem
 
 
