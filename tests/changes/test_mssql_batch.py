@@ -80,3 +80,41 @@ def test_full_refresh_takes_a_new_baseline(tmp_path: Path) -> None:
     )
     assert again.full_refresh and again.change_position_from is None
     assert again.planned_from == first.batch_id
+
+
+class _TaskInstance:
+    def __init__(self, pushed: object) -> None:
+        self.pushed = pushed
+
+    def xcom_pull(self, task_ids: str) -> object:
+        assert task_ids == "cdc_plan"
+        return self.pushed
+
+
+def test_a_source_without_a_slot_plans_and_advances_nothing(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import sqlite3
+
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tributary.operators._common import cdc_plan_of
+    from tributary.operators.cdc_advance import CdcAdvanceOperator
+    from tributary.operators.cdc_plan import CdcPlanOperator
+
+    database = tmp_path / "shop.sqlite"
+    sqlite3.connect(database).close()
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_LITE", json.dumps({"conn_type": "sqlite", "host": str(database)}))
+    plan = CdcPlanOperator(
+        task_id="cdc_plan", source="shop", source_conn_id="shop_lite", slot="s", publication="p", tables=[]
+    )
+    planned = plan.execute({})
+    assert planned == {"slot": None, "dialect": "sqlite"}
+    # cdc_advance takes that answer: no connection is opened (this one does not exist)
+    advance = CdcAdvanceOperator(
+        task_id="cdc_advance", source="shop", source_conn_id="nowhere", tables=["t"], lake_url=str(tmp_path)
+    )
+    assert advance.execute({"ti": _TaskInstance(planned)}) == {}
+    # and a table's extract on a PostgreSQL path would not take it for a plan
+    with pytest.raises(AirflowFailException, match="no change positions"):
+        cdc_plan_of({"ti": _TaskInstance(planned)})

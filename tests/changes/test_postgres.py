@@ -259,13 +259,13 @@ def test_lsn_text_round_trip() -> None:
 def test_cdc_on_a_source_without_a_log_fails_saying_what_to_use(tmp_path: Any) -> None:
     import sqlite3
 
-    from tributary.changes.batch import require_postgres
+    from tributary.changes.batch import require_change_log
     from tributary.errors import ConfigError
     from tributary.readers.sqlite import SqliteReader
 
     reader = SqliteReader(sqlite3.connect(tmp_path / "x.sqlite"), conn_id="lite")
     with pytest.raises(ConfigError, match="is a sqlite source, which has none; use mode 'full'") as caught:
-        require_postgres(reader, "lite", "t")
+        require_change_log(reader, "lite", "t")
     assert caught.value.permanent
 
 

@@ -52,7 +52,7 @@ def cdc_partition(lake_root: LakePath | LakeRoot, source: str, table: str, batch
     return Partition(lake_root, source, table, BATCH, batch_id)
 
 
-def require_postgres(reader: SourceReader, source: str, table: str) -> None:
+def require_change_log(reader: SourceReader, source: str, table: str) -> None:
     """``mode: cdc`` reads PostgreSQL's log or SQL Server's change tracking or CDC; on another
     source (SQLite) it fails, saying what to use."""
     dialect = reader.dialect.name
@@ -127,7 +127,7 @@ def extract_changes(
 ) -> Manifest:
     """Write the table's changes in the run's bounds (and a snapshot, on its first run or a
     ``full_refresh``) into a new ``batch=`` partition, with its manifest; nothing is committed."""
-    require_postgres(reader, source, table.name)
+    require_change_log(reader, source, table.name)
     run = run or RunInfo()
     columns = reader.describe(table)
     previous = last_committed(lake_root, source, table.name)

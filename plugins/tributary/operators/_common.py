@@ -167,7 +167,7 @@ CDC_ADVANCE_TASK = "cdc_advance"
 def cdc_plan_of(context: Any) -> CdcPlan:
     """The bounds the source's ``cdc_plan`` task fixed for this run."""
     pushed = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
-    if not isinstance(pushed, dict):
+    if not isinstance(pushed, dict) or pushed.get("slot") is None:
         raise AirflowFailException(
             f"no change positions from this run's {CDC_PLAN_TASK} task; clear the whole run, not a "
             "table's extract alone"

@@ -51,8 +51,9 @@ class CdcAdvanceOperator(BaseOperator):
         self.lake_conn_id = lake_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        if context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK) is None and self._no_slot():
-            log.info("source %s reads no slot (SQL Server): its positions are in the manifests", self.source)
+        planned = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
+        if isinstance(planned, dict) and planned.get("slot") is None:
+            log.info("source %s has no slot to advance: its positions are in the manifests", self.source)
             return {}
         cdc = cdc_plan_of(context)
         late = behind(lake_root(self.lake_url, self.lake_conn_id), self.source, self.tables, cdc.upto_lsn)
@@ -65,8 +66,3 @@ class CdcAdvanceOperator(BaseOperator):
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             advance(reader.connection, cdc)
         return cdc.as_xcom()
-
-    def _no_slot(self) -> bool:
-        """True for a source whose change capture has no slot to advance (SQL Server)."""
-        with fail_fast(), open_reader(self.source_conn_id) as reader:
-            return reader.dialect.name != "postgres"

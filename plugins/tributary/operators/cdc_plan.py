@@ -21,9 +21,10 @@ class CdcPlanOperator(BaseOperator):
     the run's bounds: from the slot's confirmed position up to the server's flushed position. The
     bounds go to XCom for each ``cdc`` table's extract and for ``cdc_advance``.
 
-    A SQL Server source has no slot: the task pushes nothing, and each ``cdc`` table plans from its
-    own last committed position (``tributary.changes.mssql``). SQLite has no log: the task pushes
-    nothing, and each ``cdc`` table's extract fails saying so.
+    A source without a slot pushes ``{"slot": None, "dialect": ...}``: on SQL Server each ``cdc``
+    table plans from its own last committed position (``tributary.changes.mssql``) and
+    ``cdc_advance`` has nothing to move; SQLite has no log, and each ``cdc`` table's extract fails
+    saying so.
 
     :param source: the source name
     :param source_conn_id: the source's Airflow connection
@@ -56,13 +57,13 @@ class CdcPlanOperator(BaseOperator):
         self.tables = tables
         self.warn_retained_wal_mb = warn_retained_wal_mb
 
-    def execute(self, context: Any) -> dict[str, Any] | None:
+    def execute(self, context: Any) -> dict[str, Any]:
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             if reader.dialect.name != "postgres":
                 # SQL Server plans per table, from each table's last committed position; SQLite
                 # has no log, and its cdc tables' extracts fail saying so
                 log.info("source %s has no slot to plan: its cdc tables plan on their own", self.source)
-                return None
+                return {"slot": None, "dialect": reader.dialect.name}
             default = reader.dialect.default_schema or "public"
             keys = {
                 (schema or default, str(name)): [str(k) for k in key] for schema, name, *key in self.tables

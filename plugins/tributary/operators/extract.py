@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tributary.batches import RunInfo, summary
-from tributary.changes.batch import extract_changes, extract_mssql_changes, require_postgres
+from tributary.changes.batch import extract_changes, extract_mssql_changes, require_change_log
 from tributary.config import Mode, TableConfig
 from tributary.operators._common import SourceTaskOperator, cdc_plan_of, fail_fast, skip_unless_chosen
 from tributary.readers.mssql import MsSqlReader
@@ -49,7 +49,7 @@ class ExtractTableOperator(SourceTaskOperator):
         options = {"source": self.source, "lake_root": lake_root, "run": run}
         options.update(compression=self.compression, rows_per_file=self.rows_per_file)
         with fail_fast(), self.reader() as reader:
-            require_postgres(reader, self.source, table.name)
+            require_change_log(reader, self.source, table.name)
             if isinstance(reader, MsSqlReader):
                 manifest = extract_mssql_changes(reader, table, **options)
             else:
