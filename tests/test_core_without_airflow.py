@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "plugins" / "tributary"
+from tests.support.package import ROOT, area, modules
 
 # The Airflow glue every feature shares (tests/test_layout.py keeps the features off it).
 GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli")
@@ -43,14 +41,7 @@ print(json.dumps(found))
 
 
 def core_modules() -> list[str]:
-    names = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        area = parts[1] if len(parts) > 1 else ""
-        if area.removesuffix(".py") not in GLUE and name not in ADAPTERS:
-            names.append(name)
-    return names
+    return [name for name in modules() if area(name) not in GLUE and name not in ADAPTERS]
 
 
 def test_the_core_list_covers_the_package() -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "plugins" / "tributary"
+from tests.support.package import ROOT, area, module_name, modules
 
 # Each feature's modules may import the core, the shared glue and their own package; never
 # another feature. What two of them share moves down.
@@ -31,15 +30,10 @@ MAX_FUNCTION_LINES = 60
 CODE = ("plugins", "dags", "scripts", "bench")
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def _imports(path: Path, name: str | None = None) -> set[str]:
     """The ``tributary`` modules ``path`` (module ``name``) imports, absolute names (relative
     imports resolved)."""
-    name = name or _module_name(path)
+    name = name or module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -57,39 +51,33 @@ def _imports(path: Path, name: str | None = None) -> set[str]:
     return {m for m in found if m == "tributary" or m.startswith("tributary.")}
 
 
-def _area(module: str) -> str:
-    """The top-level piece of ``tributary`` a module belongs to (``files``, ``lake``, ...)."""
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ""
-
-
-MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-KNOWN_AREAS = {_area(m) for m in MODULES}
+MODULES = modules()
+KNOWN_AREAS = {area(m) for m in MODULES}
 
 
 def _imported_areas(path: Path) -> set[str]:
-    return {_area(m) for m in _imports(path)} & KNOWN_AREAS
+    return {area(m) for m in _imports(path)} & KNOWN_AREAS
 
 
-def _violations(allowed: set[str] | None, forbidden: set[str], modules: list[str]) -> list[str]:
+def _violations(allowed: set[str] | None, forbidden: set[str], names: list[str]) -> list[str]:
     found = []
-    for module in modules:
-        for area in sorted(_imported_areas(MODULES[module]) & forbidden):
-            if allowed is None or area not in allowed:
-                found.append(f"{module} imports tributary.{area}")
+    for module in names:
+        for other in sorted(_imported_areas(MODULES[module]) & forbidden):
+            if allowed is None or other not in allowed:
+                found.append(f"{module} imports tributary.{other}")
     return found
 
 
 @pytest.mark.parametrize("feature", FEATURES)
 def test_a_feature_imports_no_other_feature(feature: str) -> None:
-    mine = [m for m in MODULES if _area(m) == feature]
+    mine = [m for m in MODULES if area(m) == feature]
     assert mine, f"feature package tributary.{feature} is missing"
     others = set(FEATURES) - {feature}
     assert _violations(None, others | set(COMPOSITION), mine) == []
 
 
 def test_the_core_and_the_glue_import_no_feature() -> None:
-    below = [m for m in MODULES if _area(m) not in (*FEATURES, *COMPOSITION) and m != "tributary"]
+    below = [m for m in MODULES if area(m) not in (*FEATURES, *COMPOSITION) and m != "tributary"]
     assert _violations(None, set(FEATURES) | set(COMPOSITION), below) == []
 
 
@@ -102,7 +90,7 @@ def test_the_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> Non
     )
     found = _imports(probe, "tributary.files.probe")
     assert {"tributary.lake", "tributary.files.transform.project", "tributary.windows"} <= found
-    assert _area("tributary.files.probe") == "files"
+    assert area("tributary.files.probe") == "files"
     assert _violations(None, {"windows"}, ["tributary.files.extract"]) == []
 
 
