@@ -10,48 +10,22 @@ runs its capture job (Docker: ``-e MSSQL_AGENT_ENABLED=true``); otherwise it is 
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
+from tests.support.mssql import NEEDS_SQL_SERVER, connect
 from tributary.changes.mssql import ChangePlan, ChangesLostError, Mechanism, plan, read_changes
 from tributary.config import TableConfig
 from tributary.dialects import MSSQL
 from tributary.manifest import Manifest
 from tributary.readers.mssql import MsSqlReader
 
-ENV = "TRIBUTARY_TEST_MSSQL_URI"
-
-pytestmark = [
-    pytest.mark.mssql,
-    pytest.mark.skipif(
-        not os.environ.get(ENV),
-        reason=f"no SQL Server: set {ENV}=mssql://user:password@host:1433/database to run these",
-    ),
-]
-
-
-def connect(*, autocommit: bool = False) -> Any:
-    """A pymssql connection as MsSqlHook.get_conn() makes one (autocommit off), from the URI."""
-    import pymssql
-
-    uri = urlsplit(os.environ[ENV])
-    options: dict[str, Any] = {"login_timeout": 30, **dict(parse_qsl(uri.query))}
-    return pymssql.connect(
-        server=uri.hostname or "127.0.0.1",
-        port=str(uri.port or 1433),
-        user=unquote(uri.username or ""),
-        password=unquote(uri.password or ""),
-        database=unquote(uri.path.lstrip("/")) or "master",
-        autocommit=autocommit,
-        **options,
-    )
+pytestmark = NEEDS_SQL_SERVER
 
 
 class Admin:

@@ -16,16 +16,15 @@ Quick start with Docker::
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pyarrow as pa
 import pytest
 
+from tests.support.mssql import NEEDS_SQL_SERVER, connect
 from tributary.config import TableConfig
 from tributary.dialects import MSSQL
 from tributary.errors import TypeMappingError
@@ -33,36 +32,11 @@ from tributary.readers.mssql import MsSqlReader
 from tributary.sql import render
 from tributary.windows import Window
 
-ENV = "TRIBUTARY_TEST_MSSQL_URI"
-
-pytestmark = [
-    pytest.mark.mssql,
-    pytest.mark.skipif(
-        not os.environ.get(ENV),
-        reason=f"no SQL Server: set {ENV}=mssql://user:password@host:1433/database to run these",
-    ),
-]
+pytestmark = NEEDS_SQL_SERVER
 
 UTC = dt.UTC
 JANUARY = Window(dt.datetime(2025, 1, 1, tzinfo=UTC), dt.datetime(2025, 2, 1, tzinfo=UTC))
 GUID = uuid.UUID("6F9619FF-8B86-D011-B42D-00C04FC964FF")
-
-
-def connect(*, autocommit: bool = False) -> Any:
-    """A pymssql connection as MsSqlHook.get_conn() makes one (autocommit off), from the URI."""
-    import pymssql
-
-    uri = urlsplit(os.environ[ENV])
-    options: dict[str, Any] = {"login_timeout": 30, **dict(parse_qsl(uri.query))}
-    return pymssql.connect(
-        server=uri.hostname or "127.0.0.1",
-        port=str(uri.port or 1433),
-        user=unquote(uri.username or ""),
-        password=unquote(uri.password or ""),
-        database=unquote(uri.path.lstrip("/")) or "master",
-        autocommit=autocommit,
-        **options,
-    )
 
 
 def q(name: str) -> str:
