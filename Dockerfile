@@ -16,6 +16,10 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
 # the image (`dbt parse` needs no network and no database).
 RUN PYTHONPATH=/usr/local/airflow/plugins python -m tributary.transform.manifest
 
+# `tributary` (the operator commands) as a command of the image: the project installed editable,
+# so it runs plugins/ as `astro dev start` mounts it. No dependencies: requirements.txt has them.
+RUN pip install --no-cache-dir --no-deps -e /usr/local/airflow
+
 # The demo source, as `make demo` generates it for include/pipelines/pos.yaml (four months from
 # 2025-01-01): `astro dev start` mounts dags/, plugins/ and include/, not data/, so the image
 # carries its own data/pos.sqlite (the pos_db connection of airflow_settings.yaml). The tasks write

@@ -20,6 +20,7 @@ $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.8
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode -p $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --no-deps -p $(PY) -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 demo: venv dbt-manifest

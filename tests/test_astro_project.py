@@ -442,3 +442,14 @@ def test_image_generates_the_demo_source_the_settings_connect_to() -> None:
     assert connections["tributary_warehouse"]["conn_host"].startswith("data/")
     lake = yaml.safe_load((ROOT / "include" / "pipelines" / "pos.yaml").read_text(encoding="utf-8"))["lake"]
     assert lake["url"].startswith("data/")  # relative to the project root, /usr/local/airflow in the image
+
+
+def test_image_installs_the_tributary_command() -> None:
+    """The operator commands are a console command in the image too: the project is installed
+    (editable, no dependencies: requirements.txt brought them) after it is copied in."""
+    instructions = dockerfile_instructions(_read("Dockerfile"))
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    assert installs == [f"pip install --no-cache-dir --no-deps -e {AIRFLOW_HOME}"]
+    project = tomllib.loads(_read("pyproject.toml"))
+    assert project["project"]["scripts"]["tributary"] == "tributary.cli:main"
+    assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["plugins"]

@@ -4,6 +4,7 @@ and the pools as ``airflow pools import`` reads them."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,4 +80,22 @@ def test_python_dash_m_runs_the_command() -> None:
         check=False,
     )
     assert done.returncode == 1
+    assert "duplicate_table.yaml" in done.stderr
+
+
+def test_the_tributary_console_command_runs_outside_the_project(tmp_path: Path) -> None:
+    """`make venv` installs the project, so `tributary` is a command of the venv: it runs from any
+    folder, without PYTHONPATH, as a user types it."""
+    command = Path(sys.executable).parent / "tributary"
+    assert command.exists(), f"{command} is missing: `make venv` installs the project with -e ."
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [str(command), "validate", str(FIXTURES / "invalid")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
     assert "duplicate_table.yaml" in done.stderr
