@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.8
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode -p $(PY) -r requirements.lock
