@@ -18,7 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
-RUN = """
+REPLICATE = """
 import datetime as dt, sys
 from pathlib import Path
 from tributary.config import load_config
@@ -55,10 +55,16 @@ def run_with_lineage(
 ) -> LineageRun:
     """``dag.test()`` of the pipeline ``config_file`` in a new process; with ``events_file``, the
     provider writes its events there (the file transport), one JSON object a line."""
+    # dag.test syncs the dags folder, which reads the pipelines there
+    env = {"TRIBUTARY_PIPELINES_DIR": str(config_file.parent), **env}
+    return run_script(REPLICATE, [str(config_file), logical_date], events_file, env)
+
+
+def run_script(script: str, args: list[str], events_file: Path | None, env: dict[str, str]) -> LineageRun:
+    """``script`` (which prints ``RUN_STATE=<state>`` of its ``dag.test()``) in a new process."""
     environ = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
-        "TRIBUTARY_PIPELINES_DIR": str(config_file.parent),  # dag.test syncs the dags folder
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "tributary-test",
         # the provider kills its emitting process after 10 s; a loaded test machine may need more
         "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "120",
@@ -69,7 +75,7 @@ def run_with_lineage(
         transport = {"type": "file", "log_file_path": str(events_file), "append": True}
         environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(transport)
     done = subprocess.run(
-        [sys.executable, "-c", RUN, str(config_file), logical_date],
+        [sys.executable, "-c", script, *args],
         env=environ,
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.lineage.conftest import LineageRun, run_with_lineage
+from tests.lineage.conftest import LineageRun, run_script, run_with_lineage
 from tributary.lake import MANIFEST, SUCCESS
 from tributary.lineage import warehouse_id
 from tributary.manifest import Manifest
@@ -198,3 +198,36 @@ def test_the_postgres_source_and_the_s3_lake_have_their_namespaces(
     assert bronze["name"] == f"{s3_lake.prefix}/pgshop/items/snapshot_date=2025-03-04"
     assert bronze["outputFacets"]["outputStatistics"]["rowCount"] == 25
     assert f"{s3_lake.prefix}/pgshop/items/snapshot_date=2025-03-04/{SUCCESS}" in s3_lake.keys(s3_lake.prefix)
+
+
+DBT_SETUP = """
+import re, sys
+from pathlib import Path
+from tests.transform.conftest import build_lake
+from tributary.transform.factory import build_dbt_dags
+
+pipelines = build_lake(Path(sys.argv[1]), Path(sys.argv[2]))
+keep = "foundation\\\\.stg_pos__items_run"
+run = build_dbt_dags(pipelines)["dbt_setup"].test(mark_success_pattern=re.compile(rf"(?!(?:{keep})$).*"))
+print("RUN_STATE=" + str(run.state))
+"""
+
+
+def test_dbts_lineage_reads_the_bronze_table_by_the_name_tributarys_symlink_gives(
+    tmp_path: Path, demo_sqlite: Path, airflow_db: Path
+) -> None:
+    """A silver model run by Cosmos (the dbt_setup DAG, one model): the event dbt's processor
+    makes has the bronze source as its input, named as the partitions' symlinks name it."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        "AIRFLOW_CONN_TRIBUTARY_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(warehouse)}),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    run = run_script(DBT_SETUP, [str(demo_sqlite), str(tmp_path / "lake")], tmp_path / "events.jsonl", env)
+    assert run.state == "success"
+    event = run.completed("stg_pos__items_run")
+    bronze = warehouse_id("pos", "items", warehouse)
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [(bronze.namespace, bronze.name)]
+    assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
+        (bronze.namespace, "warehouse.silver.stg_pos__items")
+    ]
