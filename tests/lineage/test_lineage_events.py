@@ -231,3 +231,36 @@ def test_dbts_lineage_reads_the_bronze_table_by_the_name_tributarys_symlink_give
     assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
         (bronze.namespace, "warehouse.silver.stg_pos__items")
     ]
+
+
+def test_a_file_tables_commit_reports_its_landing_folder_and_batch(tmp_path: Path, airflow_db: Path) -> None:
+    from tests.files.conftest import ORDERS_CONTRACT, orders_csv
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    (landing / "orders").mkdir(parents=True)
+    (landing / "orders" / "1.csv").write_bytes(orders_csv(1, 3))
+    (landing / "orders" / "2.csv").write_bytes(orders_csv(4, 4))
+    pipelines = tmp_path / "pipelines"
+    (pipelines / "schemas").mkdir(parents=True)
+    (pipelines / "schemas" / "orders.yaml").write_text(json.dumps(ORDERS_CONTRACT))
+    config = pipelines / "files.yaml"
+    config.write_text(
+        f"source: {{name: drop, type: files, url: '{landing.as_uri()}', max_connections: 1, retries: 0}}\n"
+        f"lake: {{url: '{lake.as_uri()}'}}\nschedule: '@daily'\nstart_date: 2025-01-01\n"
+        "tables:\n  - {name: orders, glob: 'orders/*.csv', format: csv, contract: schemas/orders.yaml,"
+        " quiet_period: 0s}\n"
+    )
+    run = run_with_lineage(config, "2025-01-01T00:00:00+00:00", tmp_path / "events.jsonl", {})
+    assert run.state == "success"
+    (batch,) = [p for p in (lake / "drop" / "orders").iterdir() if (p / SUCCESS).exists()]
+    event = run.completed("drop.orders.commit")
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", str(landing / "orders"))]
+    (bronze,) = event["outputs"]
+    assert (bronze["namespace"], bronze["name"]) == ("file", str(batch))
+    assert bronze["facets"]["version"]["datasetVersion"] == batch.name.split("=", 1)[1]
+    assert bronze["outputFacets"]["outputStatistics"]["rowCount"] == 7
+    assert sorted(bronze["facets"]["columnLineage"]["fields"]) == sorted(
+        c["name"] for c in ORDERS_CONTRACT["columns"]
+    )
+    extract = run.completed("drop.orders.extract")
+    assert [d["name"] for d in extract["inputs"]] == [str(landing / "orders")] and extract["outputs"] == []
