@@ -154,10 +154,11 @@ def bronze_symlink(source: str, table: str, warehouse_conn_id: str = WAREHOUSE_C
     """The bronze table as dbt sees it, in the warehouse of ``warehouse_conn_id`` (the default
     warehouse file when the connection is not defined)."""
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         host = BaseHook.get_connection(warehouse_conn_id).host
-    except Exception:  # not defined: dbt's profile would use the default file  # noqa: BLE001
+    except AirflowNotFoundException:  # dbt's profile would then use the default file
         host = None
     return warehouse_id(source, table, warehouse_path(host))
 

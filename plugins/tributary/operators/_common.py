@@ -177,7 +177,10 @@ class TableTaskOperator(BaseOperator):
 
         self.written = manifest
         if manifest is not None and lineage.enabled():
-            self.lineage_ids = self.lineage_datasets(manifest)
+            try:
+                self.lineage_ids = self.lineage_datasets(manifest)
+            except Exception:  # lineage never fails a task that has done its work
+                log.warning("OpenLineage: cannot name the datasets of %s", self.task_id, exc_info=True)
 
     def lineage_datasets(self, manifest: Manifest) -> LineageIds:
         """The source table (if the task has its connection), the partition, and the bronze table
