@@ -17,7 +17,7 @@ import sys
 from tests.support.package import ROOT, area, modules
 
 # The Airflow glue every feature shares (tests/test_layout.py keeps the features off it).
-GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli")
+GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli", "lineage")
 # The features' own Airflow adapters: their DAGs, the Cosmos profile and the dbt report task.
 ADAPTERS = {
     "tributary.extracts.dag",

@@ -155,7 +155,14 @@ def _table_tasks(config: PipelineConfig, table: TableConfig, common: dict[str, A
     # the table's Asset is announced by the group's last task, once bronze has all of the run
     asset = [bronze_asset(config, table.name)]
     detects = table.deletes is Deletes.detect_by_keys
-    commit = CommitPartitionOperator(task_id="commit", outlets=[] if detects else asset, retries=0, **common)
+    # the commit reports lineage from the source table (it opens no session on it)
+    commit = CommitPartitionOperator(
+        task_id="commit",
+        outlets=[] if detects else asset,
+        retries=0,
+        source_conn_id=config.source.conn_id,
+        **common,
+    )
     if not detects:
         return [extract, verify, commit]
     # one run at a time: two detections side by side would tombstone the same keys twice

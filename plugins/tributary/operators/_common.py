@@ -7,23 +7,35 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tributary.batches import RunInfo
+from tributary.batches import DELETES_PARTITION, RunInfo
 from tributary.changes.postgres import CdcPlan
-from tributary.config import FileTableConfig, Schedule, TableConfig
+from tributary.changes.shape import CHANGE_VERSION, COMMIT_TIME, LSN, OP, SEQ
+from tributary.config import FileTableConfig, Mode, Schedule, TableConfig
 from tributary.dag_support import run_clock, run_window
 from tributary.errors import TributaryError
 from tributary.files.landing import Landing
 from tributary.hooks.sources import open_reader
 from tributary.lake_io import LakeRoot
+from tributary.manifest import Manifest
 from tributary.readers.base import SourceReader
 from tributary.windows import check_in_range
 
+if TYPE_CHECKING:
+    from tributary.lineage import DatasetId
+
 log = logging.getLogger(__name__)
+
+# what keep_for_lineage keeps: the source, the partition and dbt's name of the bronze table
+LineageIds = tuple["DatasetId | None", "DatasetId", "DatasetId"]
+
+# The columns a change batch or a tombstone partition adds to the source table's: no source column
+# is their origin (tributary.changes.shape)
+CHANGE_COLUMNS = (OP, LSN, SEQ, CHANGE_VERSION, COMMIT_TIME)
 
 
 def lake_root(url: str, conn_id: str | None) -> LakeRoot:
@@ -79,6 +91,9 @@ class TableTaskOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("lake_url",)
     ui_color = "#d9ecf2"
+    # the batch execute() wrote or committed, and its datasets: what the task reports to OpenLineage
+    written: Manifest | None = None
+    lineage_ids: LineageIds | None = None
 
     def __init__(
         self,
@@ -153,6 +168,55 @@ class TableTaskOperator(BaseOperator):
             )
         return batch_id
 
+    def keep_for_lineage(self, manifest: Manifest | None) -> None:
+        """Keep the batch the task wrote or committed for OpenLineage, and, when a transport is
+        configured, the names of the datasets it read and wrote. Those need Airflow connections:
+        they are looked up here, in the task, not in the process the provider forks to emit the
+        events, where a lookup through the task's supervisor can hang until it is killed."""
+        from tributary import lineage
+
+        self.written = manifest
+        if manifest is not None and lineage.enabled():
+            try:
+                self.lineage_ids = self.lineage_datasets(manifest)
+            except Exception:  # lineage never fails a task that has done its work
+                log.warning("OpenLineage: cannot name the datasets of %s", self.task_id, exc_info=True)
+
+    def lineage_datasets(self, manifest: Manifest) -> LineageIds:
+        """The source table (if the task has its connection), the partition, and the bronze table
+        as dbt names it (``tributary.lineage``)."""
+        from tributary import lineage
+
+        table = self.table_config
+        source = None
+        if self.source_conn_id:
+            source = lineage.source_table_id(self.source_conn_id, table.name, table.schema_)
+        return (
+            source,
+            lineage.partition_id(self.lake_url, manifest),
+            lineage.bronze_symlink(self.source, table.name),
+        )
+
+    def table_lineage(self, *, output: bool) -> Any:
+        """OpenLineage: the source as the input and, with ``output``, the partition of the batch as
+        the output; nothing when the task wrote no batch."""
+        from tributary import lineage
+
+        manifest = self.written
+        if manifest is None or self.lineage_ids is None:
+            return lineage.batch_lineage(None, source=None)
+        source, target, symlink = self.lineage_ids
+        changes = self.table.get("mode") == Mode.cdc.value or manifest.partition.startswith(
+            f"{DELETES_PARTITION}="
+        )
+        return lineage.batch_lineage(
+            manifest,
+            source=source,
+            target=target if output else None,
+            symlink=symlink if output else None,
+            lake_made=CHANGE_COLUMNS if changes else (),
+        )
+
     def extracted_batch(self, context: Any) -> str | None:
         """The batch id the extract task of this table group wrote in this run."""
         task_id = self.task_id.rsplit(".", 1)[0] + ".extract" if "." in self.task_id else "extract"
@@ -221,6 +285,19 @@ class FileTaskOperator(TableTaskOperator):
     @property
     def file_table(self) -> FileTableConfig:
         return FileTableConfig.model_validate(self.table)
+
+    def lineage_datasets(self, manifest: Manifest) -> LineageIds:
+        """The landing folder of the table's glob, the partition, and the bronze table as dbt names
+        it (``tributary.lineage``)."""
+        from tributary import lineage
+
+        table = self.file_table
+        source = lineage.landing_id(self.landing_url, table.glob) if self.landing_url else None
+        return (
+            source,
+            lineage.partition_id(self.lake_url, manifest),
+            lineage.bronze_symlink(self.source, table.name),
+        )
 
 
 class SourceTaskOperator(TableTaskOperator):

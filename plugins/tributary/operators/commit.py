@@ -26,7 +26,14 @@ class CommitPartitionOperator(TableTaskOperator):
                 manifest = commit_changes(
                     table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)
                 )
+            self.keep_for_lineage(manifest)
             return summary(manifest, place["lake_root"])
         with fail_fast():
             manifest = commit_table(table, batch_id=self.extracted_batch(context), **place)
+        self.keep_for_lineage(manifest)
         return summary(manifest, place["lake_root"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source table, and the committed partition with its schema, rows, bytes,
+        files, batch id and column lineage (``tributary.lineage``)."""
+        return self.table_lineage(output=True)

@@ -28,4 +28,10 @@ class CommitFilesOperator(FileTaskOperator):
             manifest = commit_files(
                 table, source=self.source, lake_root=lake, batch_id=batch_id, landing=self.landing()
             )
+        self.keep_for_lineage(manifest)
         return summary(manifest, lake)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source table, and the committed partition with its schema, rows, bytes,
+        files, batch id and column lineage (``tributary.lineage``)."""
+        return self.table_lineage(output=True)

@@ -37,8 +37,14 @@ class DetectDeletesOperator(SourceTaskOperator):
                 "deleted_keys": 0,
                 "lake_keys": None,
             }
+        self.keep_for_lineage(manifest)
         return {
             **summary(manifest, place["lake_root"]),
             "deleted_keys": manifest.deleted_keys,
             "lake_keys": manifest.lake_keys,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source table whose keys were read and the tombstone partition, if
+        any key was deleted (``tributary.lineage``)."""
+        return self.table_lineage(output=True)

@@ -41,6 +41,7 @@ class ExtractTableOperator(SourceTaskOperator):
                 rows_per_file=self.rows_per_file,
                 **place,
             )
+        self.keep_for_lineage(manifest)
         return summary(manifest, place["lake_root"])
 
     def _changes(self, context: Any, table: TableConfig, lake_root: Any, run: RunInfo) -> dict[str, Any]:
@@ -54,4 +55,10 @@ class ExtractTableOperator(SourceTaskOperator):
                 manifest = extract_mssql_changes(reader, table, **options)
             else:
                 manifest = extract_changes(reader, table, cdc_plan_of(context), **options)
+        self.keep_for_lineage(manifest)
         return summary(manifest, lake_root)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source table the batch was read from; the commit reports the partition
+        (``tributary.lineage``)."""
+        return self.table_lineage(output=False)

@@ -40,9 +40,15 @@ class ExtractFilesOperator(FileTaskOperator):
                 compression=self.compression,
                 rows_per_file=self.rows_per_file,
             )
+        self.keep_for_lineage(manifest)
         return {
             **summary(manifest, lake),
             "files_loaded": len(manifest.source_files),
             "files_rejected": len(manifest.rejected_files),
             "files_unchanged": manifest.unchanged_files,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the landing folder the batch was read from; the commit reports the
+        partition (``tributary.lineage``)."""
+        return self.table_lineage(output=False)

@@ -30,4 +30,9 @@ class VerifyPartitionOperator(SourceTaskOperator):
             return summary(manifest, place["lake_root"])
         with fail_fast(), self.reader() as reader:
             manifest = verify_table(reader, table, batch_id=self.extracted_batch(context), **place)
+        self.keep_for_lineage(manifest)
         return summary(manifest, place["lake_root"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source table whose rows were counted (``tributary.lineage``)."""
+        return self.table_lineage(output=False)
