@@ -70,7 +70,7 @@ def is_batch_table(table: TableConfig | FileTableConfig) -> bool:
 def due_windows(schedule: Schedule, start: dt.date, end: dt.date | None, now: dt.datetime) -> list[Window]:
     """The windows from ``start`` whose end has passed by ``now`` (the scheduler runs a window
     once it is over), and before ``end`` (the config's ``end_date``)."""
-    windows = []
+    windows: list[Window] = []
     moment = dt.datetime.combine(start, dt.time(), dt.UTC)
     while True:
         window = window_containing(moment, schedule)

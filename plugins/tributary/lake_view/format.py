@@ -94,6 +94,9 @@ def strip_html(links: Links, source: str, table: TableView) -> Markup:
                 + (f' href="{escape(href)}"' if href else "")
                 + f' title="{escape(cell_tip(cell))}"></{tag}>'
             )
+        if table.cells:  # the strip's first and last windows, as text
+            out.insert(1, f'<span class="ends">{escape(table.cells[0].period)}</span>')
+            out.append(f'<span class="ends">{escape(table.cells[-1].period)}</span>')
         out.append("</div>")
         table.memo[key] = Markup("".join(out))  # every value in it is escaped above
     return table.memo[key]

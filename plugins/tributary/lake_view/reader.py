@@ -193,12 +193,12 @@ class LakeReader:
         return entry.view
 
     def _refresh(self, wanted: list[tuple[PipelineConfig, AnyTable]]) -> None:
-        now = self.clock()
+        tick = self.clock()
         with self._lock:
             stale = [
                 (c, t)
                 for c, t in wanted
-                if (e := self._tables.get((c.source.name, t.name))) is None or e.expires <= now
+                if (e := self._tables.get((c.source.name, t.name))) is None or e.expires <= tick
             ]
         if not stale:
             return
