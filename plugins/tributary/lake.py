@@ -262,18 +262,18 @@ class Partition:
             )
         return manifest
 
-    def marker_and_manifest(self) -> tuple[bool, Manifest | None, list[str]]:
-        """Is ``_SUCCESS`` there, the manifest (``None`` if absent), what is wrong with the commit
-        (no manifest, or another batch's): one request, no listing (the Lake view reads 1000s)."""
+    def marker_and_manifest(self, root: Any = None) -> tuple[bool, Manifest | None, list[str]]:
+        """``_SUCCESS`` there?, the manifest (or ``None``), what is wrong with the commit: one request
+        (none in a request of the caller's on ``root``), no listing. The Lake view reads 1000s."""
 
         def request(path: Any) -> list[str | None]:
             return [_text_or_none(_fresh(path / name)) for name in (SUCCESS, MANIFEST)]
 
-        marker, text = self._run(f"read {SUCCESS} and {MANIFEST}", request)
+        what = f"read {SUCCESS} and {MANIFEST}"
+        marker, text = request(self._under(root)) if root is not None else self._run(what, request)
         manifest = Manifest.from_json(text) if text is not None else None
-        batch = _batch_of(marker) if marker is not None else None
         problems = [f"{SUCCESS} without {MANIFEST}"] if marker is not None and manifest is None else []
-        if manifest is not None and batch and batch != manifest.batch_id:
+        if manifest is not None and (batch := _batch_of(marker or "")) and batch != manifest.batch_id:
             problems.append(f"{SUCCESS} is of batch {batch}, the manifest of batch {manifest.batch_id}")
         return marker is not None, manifest, problems
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tributary.errors import IncompletePartitionError
 from tributary.lake import LakePath, Partition, list_partitions
@@ -106,17 +106,19 @@ def _state(committed: bool, manifest: Manifest) -> tuple[str, list[str]]:
     return (NOT_VERIFIED if manifest.verified_at is None else NOT_COMMITTED), []
 
 
-def partition_status(partition: Partition, *, check_files: bool = True) -> PartitionStatus:
+def partition_status(partition: Partition, *, check_files: bool = True, root: Any = None) -> PartitionStatus:
     """The state of one partition: committed (``_SUCCESS`` names a complete batch), committed but
     incomplete, written and not committed (or not verified), failed checks or parity, no manifest.
 
     ``check_files=False`` reads only ``_SUCCESS`` and the manifest (two requests; the Lake view):
     a committed partition whose files were removed by hand then shows as committed; with
     ``check_files`` (``tributary status``) the partition is listed and every file's size compared.
+    With ``root`` (and no ``check_files``), the lake's path in a request of the caller's, the
+    partition is read in that request (see :func:`read_partitions`).
     """
     if check_files:
         return _checked_status(partition)
-    committed, manifest, problems = partition.marker_and_manifest()
+    committed, manifest, problems = partition.marker_and_manifest(root)
     if manifest is None:
         return PartitionStatus(partition.name, INCOMPLETE if committed else NO_MANIFEST, problems=problems)
     if problems:
@@ -148,6 +150,21 @@ def _status(partition: Partition, manifest: Manifest, state: str, problems: list
         problems=problems,
         manifest=manifest,
     )
+
+
+def read_partitions(
+    root: LakePath | LakeRoot, source: str, table: str, names: list[str]
+) -> list[PartitionStatus]:
+    """The partitions ``names`` (``key=value``) of a table, from ``_SUCCESS`` and the manifest
+    only, read in one request to the lake (retried as a whole): a request per partition costs
+    more than reading its two small files when there are thousands (the Lake view)."""
+    lake = LakeRoot.fixed(root)
+    partitions = [Partition(lake, source, table, *name.split("=", 1)) for name in names]
+
+    def read(path: Any) -> list[PartitionStatus]:
+        return [partition_status(p, check_files=False, root=path) for p in partitions]
+
+    return lake.run(f"read the manifests of {len(names)} partition(s) of {source}.{table}", read)
 
 
 def in_parallel(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -197,5 +214,6 @@ __all__ = [
     "in_parallel",
     "month_of",
     "partition_status",
+    "read_partitions",
     "table_status",
 ]

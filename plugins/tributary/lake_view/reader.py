@@ -31,6 +31,7 @@ from tributary.lake_status import (
     PartitionStatus,
     in_parallel,
     partition_status,
+    read_partitions,
 )
 from tributary.windows import window_containing
 
@@ -203,14 +204,19 @@ class LakeReader:
         if not stale:
             return
         listed = list(in_parallel(self._list, stale, self.workers))
-        todo = [(c, t, p) for (c, t), (names, _) in zip(stale, listed, strict=True) for p in names]
-        read = list(in_parallel(self._read, todo, max(self._workers(c) for c, _ in stale)))
+        chunks = [
+            (c, t, names[i : i + size])
+            for (c, t), (names, _) in zip(stale, listed, strict=True)
+            for size in [self._chunk(c, len(names))]
+            for i in range(0, len(names), size)
+        ]
+        read = list(in_parallel(self._read_chunk, chunks, max(self._workers(c) for c, _ in stale)))
         found: dict[tuple[str, str], list[PartitionStatus]] = {}
-        for (config, table, _), status in zip(todo, read, strict=True):
-            found.setdefault((config.source.name, table.name), []).append(status)
+        for (config, table, _), statuses in zip(chunks, read, strict=True):
+            found.setdefault((config.source.name, table.name), []).extend(statuses)
         expires, now = self.clock() + self.ttl, dt.datetime.now(dt.UTC)
         with self._lock:
-            self.reads += len(todo)
+            self.reads += sum(len(names) for _, _, names in chunks)
             for (config, table), (_, error) in zip(stale, listed, strict=True):
                 key = (config.source.name, table.name)
                 self._tables[key] = _Entry(expires, *_tabulate(config, table, found.get(key, []), error, now))
@@ -222,6 +228,18 @@ class LakeReader:
         except (TributaryError, OSError) as exc:
             log.warning("Lake view: cannot list %s.%s: %s", config.source.name, table.name, exc)
             return [], f"{type(exc).__name__}: {exc}"
+
+    def _chunk(self, config: PipelineConfig, partitions: int) -> int:
+        """Partitions read in one request: a local table's all (no latency to overlap), an object
+        store's a few, so that ``workers`` requests wait on the network at once."""
+        return max(1, partitions) if self._workers(config) == 1 else 4
+
+    def _read_chunk(self, item: tuple[PipelineConfig, AnyTable, list[str]]) -> list[PartitionStatus]:
+        config, table, names = item
+        try:
+            return read_partitions(self.root(config), config.source.name, table.name, names)
+        except (TributaryError, OSError, ValueError):  # one partition's fault: read them one by one
+            return [self._read((config, table, name)) for name in names]
 
     def _read(self, item: tuple[PipelineConfig, AnyTable, str]) -> PartitionStatus:
         config, table, name = item
