@@ -18,7 +18,9 @@ from tests.support.package import ROOT, area, modules
 
 # The Airflow glue every feature shares (tests/test_layout.py keeps the features off it).
 # lake_view: the Lake view's FastAPI app (Airflow's auth manager and the lake hook).
-GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli", "lake_view")
+GLUE = (
+    "hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli", "lake_view",
+)  # fmt: skip
 # The features' own Airflow adapters: their DAGs, the Cosmos profile and the dbt report task.
 ADAPTERS = {
     "tributary.extracts.dag",
