@@ -18,7 +18,7 @@ from bench.lake_view import generate, kind_of, month_start, write_partition
 from tests.lake_view.pages import cells, strips
 from tests.transform.conftest import build_lake
 from tributary.lake import Partition
-from tributary.manifest import CheckResult
+from tributary.manifest import CheckResult, RejectedFile, Violation
 
 pytestmark = pytest.mark.airflow
 
@@ -40,6 +40,13 @@ def lake(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> Path:
     failed.begin()  # verify failed: the run never committed
     failed.write_manifest(manifest.model_copy(update={"checks": [check]}))
     Partition(root, "pos", "payments", "month", "2025-03").begin()
+    # what a file table's manifest adds, and a schema change, on a committed partition
+    january = Partition(root, "pos", "sales", "month", "2025-01")
+    rejected = RejectedFile(
+        path="in/bad <1>.csv", size=10, violations=[Violation(line=3, column="amount", reason="not a number")]
+    )
+    extra = {"rejected_files": [rejected], "schema_changes": ["added column note (string)"]}
+    january.write_manifest(january.read_manifest().model_copy(update=extra))
     pos = (pipelines / "pos.yaml").read_text()
     (pipelines / "secret.yaml").write_text(pos.replace("name: pos", "name: secret"))
     (pipelines / "odd.yaml").write_text(
@@ -122,6 +129,8 @@ def test_the_table_page_shows_each_partition_with_its_checks(lake: Path, auth: A
     for partition in ("month=2025-01", "month=2025-02", "month=2025-03"):
         assert f'data-partition="{partition}"' in page.text
     assert 'data-state="failed checks"' in page.text and 'data-state="committed"' in page.text
+    assert "in/bad &lt;1&gt;.csv</span>: line 3, column amount: not a number" in page.text
+    assert "added column note (string)" in page.text
 
 
 def test_the_partition_page_shows_its_manifest(lake: Path, auth: Any) -> None:
@@ -134,6 +143,7 @@ def test_the_partition_page_shows_its_manifest(lake: Path, auth: Any) -> None:
     manifest = Manifest.from_json((lake / "lake/pos/sales/month=2025-01/_manifest.json").read_text())
     assert manifest.batch_id in page.text and f"{manifest.rows:,}" in page.text
     assert all(f.name in page.text for f in manifest.files) and "sales_date" in page.text
+    assert "line 3, column amount: not a number" in page.text and "1 rejected" in page.text
     missing = client.get("/partition", params={**params, "partition": "month=2031-01"})
     assert missing.status_code == 200 and "no manifest" in missing.text
     assert client.get("/partition", params={**params, "partition": "nonsense"}).status_code == 404
