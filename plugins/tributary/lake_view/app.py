@@ -83,7 +83,8 @@ def _reader(request: Request) -> LakeReader:
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     links = Links(request.scope.get("root_path", ""), URL_PREFIX)
     now = dt.datetime.now(dt.UTC)
-    html = request.app.state.templates.get_template(template).render(link=links, now=now, **context)
+    ttl = _reader(request).ttl
+    html = request.app.state.templates.get_template(template).render(link=links, now=now, ttl=ttl, **context)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 

@@ -1,10 +1,11 @@
 """What the Lake view shows, read from the lake and kept for a short while.
 
 The pipeline configs say which sources, tables and lakes there are; each table's partitions are
-read with :func:`tributary.lake_status.table_status` (``_SUCCESS`` and the manifest of each
-partition, nothing else) through the lake hook, with the lake's Airflow connection, as the
+listed and read with :func:`tributary.lake_status.read_partitions` (``_SUCCESS`` and the manifest
+of each partition, nothing else) through the lake hook, with the lake's Airflow connection, as the
 operators read them. What was read is kept ``ttl`` seconds, per table; a page that needs tables
-read anew reads them all at once, on ``workers`` threads for an object store.
+read anew reads them all at once: a local table in one go, an object store's partitions a few per
+request on ``workers`` threads.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ class LakeReader:
             ]
         if not stale:
             return
+        self._open_roots([c for c, _ in stale])
         listed = list(in_parallel(self._list, stale, self.workers))
         chunks = [
             (c, t, names[i : i + size])
@@ -220,6 +222,15 @@ class LakeReader:
             for (config, table), (_, error) in zip(stale, listed, strict=True):
                 key = (config.source.name, table.name)
                 self._tables[key] = _Entry(expires, *_tabulate(config, table, found.get(key, []), error, now))
+
+    def _open_roots(self, configs: list[PipelineConfig]) -> None:
+        """Open each lake once before the threads use it (opening builds the filesystem from the
+        connection, which is not for several threads at once); a failure shows when listing."""
+        for config in {c.source.name: c for c in configs}.values():
+            try:
+                self.root(config).path  # noqa: B018 - opened on first use
+            except (TributaryError, OSError) as exc:
+                log.warning("Lake view: cannot open the lake of %s: %s", config.source.name, exc)
 
     def _list(self, item: tuple[PipelineConfig, AnyTable]) -> tuple[list[str], str | None]:
         config, table = item
