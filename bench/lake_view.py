@@ -160,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, help="keep the lake here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="measure the lake already in --work")
     args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     work = args.work or Path(tempfile.mkdtemp(prefix="tributary-lake-view-"))
     started = time.perf_counter()
-    pipelines = generate(work, args.tables, args.months)
-    took = time.perf_counter() - started
-    print(f"generated {args.tables} tables x {args.months} months in {took:.0f}s: {work}")
+    if args.reuse and args.work:
+        pipelines = work / "pipelines"
+    else:
+        pipelines = generate(work, args.tables, args.months)
+        took = time.perf_counter() - started
+        print(f"generated {args.tables} tables x {args.months} months in {took:.0f}s: {work}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     times = measure(pipelines, args.rounds)
     for kind, values in times.items():
