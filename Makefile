@@ -26,7 +26,9 @@ $(STAMP): requirements.lock pyproject.toml
 demo: venv dbt-manifest
 	$(PY) scripts/demo.py
 
+# scripts/install_chromium.sh: Debian's chromium for the Lake view's browser tests, if missing.
 test: venv dbt-manifest
+	@bash scripts/install_chromium.sh
 	$(PY) -m pytest
 
 # A local Airflow 3 on this project, in the foreground (scripts/local_airflow.py): API server and

@@ -17,7 +17,12 @@ import sys
 from tests.support.package import ROOT, area, modules
 
 # The Airflow glue every feature shares (tests/test_layout.py keeps the features off it).
-GLUE = ("hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli", "lineage")
+# lineage: OpenLineage's facets; lake_view: the Lake view's FastAPI app (Airflow's auth manager
+# and the lake hook).
+GLUE = (
+    "hooks", "dag_support", "timetable", "operators", "sensors", "triggers", "factory", "cli",
+    "lineage", "lake_view",
+)  # fmt: skip
 # The features' own Airflow adapters: their DAGs, the Cosmos profile and the dbt report task.
 ADAPTERS = {
     "tributary.extracts.dag",
@@ -50,6 +55,7 @@ def test_the_core_list_covers_the_package() -> None:
     named = [
         "tributary.config.loader", "tributary.readers.postgres", "tributary.lake", "tributary.batches",
         "tributary.replication.extract", "tributary.files.read", "tributary.extracts.sources",
+        "tributary.lake_status", "tributary.lake_calendar",
     ]  # fmt: skip
     assert set(named) <= set(core)
     assert "tributary.hooks.sources" not in core and "tributary.extracts.dag" not in core

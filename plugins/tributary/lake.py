@@ -31,6 +31,7 @@ import posixpath
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
@@ -57,6 +58,7 @@ T = TypeVar("T")
 _UNSAFE = frozenset("/\\%=*?[]#") | frozenset(map(chr, range(0x20))) | {"\x7f"}
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and called for every path of every partition
 def path_segment(name: str) -> str:
     """The lake path segment of a source, table, partition key or partition value ``name``.
 
@@ -260,26 +262,30 @@ class Partition:
             )
         return manifest
 
+    def marker_and_manifest(self, root: Any = None) -> tuple[bool, Manifest | None, list[str]]:
+        """``_SUCCESS`` there?, the manifest (or ``None``), what is wrong with the commit: one request
+        (none in a request of the caller's on ``root``), no listing. The Lake view reads 1000s."""
+
+        def request(path: Any) -> list[str | None]:
+            return [_text_or_none(_fresh(path / name)) for name in (SUCCESS, MANIFEST)]
+
+        what = f"read {SUCCESS} and {MANIFEST}"
+        marker, text = request(self._under(root)) if root is not None else self._run(what, request)
+        manifest = Manifest.from_json(text) if text is not None else None
+        problems = [f"{SUCCESS} without {MANIFEST}"] if marker is not None and manifest is None else []
+        if manifest is not None and (batch := _batch_of(marker or "")) and batch != manifest.batch_id:
+            problems.append(f"{SUCCESS} is of batch {batch}, the manifest of batch {manifest.batch_id}")
+        return marker is not None, manifest, problems
+
     def state(self) -> PartitionState:
         """Is the partition committed, and is its manifest complete (every listed file present
         with its size, and the manifest of the batch ``_SUCCESS`` names)? For readers."""
-        where = self.location
-        try:
-            marker = self._run(f"read {SUCCESS}", lambda p: _fresh(p / SUCCESS).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return PartitionState(where, committed=False)
-        try:
-            manifest = self.read_manifest()
-        except IncompletePartitionError:
-            return PartitionState(where, committed=True, problems=[f"{SUCCESS} without {MANIFEST}"])
-        problems = self.missing_files(manifest)
-        committed_batch = _batch_of(marker)
-        if committed_batch and committed_batch != manifest.batch_id:
-            problems.append(
-                f"{SUCCESS} is of batch {committed_batch}, the manifest of batch {manifest.batch_id}"
-            )
+        committed, manifest, problems = self.marker_and_manifest()
+        if not committed or manifest is None:
+            return PartitionState(self.location, committed, problems)
         files = [entry.name for entry in manifest.files]
-        return PartitionState(where, True, problems, manifest.batch_id, manifest.rows, files)
+        problems = self.missing_files(manifest) + problems
+        return PartitionState(self.location, True, problems, manifest.batch_id, manifest.rows, files)
 
     # -- the commit protocol -------------------------------------------------------------------
 
@@ -380,6 +386,13 @@ def _fresh(path: Any) -> Any:
     if not _is_local(path):
         _forget_listing(path.parent)
     return path
+
+
+def _text_or_none(path: Any) -> str | None:
+    try:
+        return str(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # a request that found nothing: the answer, not a failure
+        return None
 
 
 def _make_dir(path: Any) -> None:

@@ -1,18 +1,23 @@
 """What the lake holds of a table, partition by partition: the state a reader of the lake (the
-``tributary status`` command, a future Lake view) shows, read from ``_SUCCESS`` markers and
-manifests only, never the data files. No Airflow here.
+``tributary status`` command, the Lake view in the Airflow UI) shows, read from ``_SUCCESS``
+markers and manifests (and, for ``status``, the partition's listing), never the data files. No
+Airflow here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
 
 from tributary.errors import IncompletePartitionError
 from tributary.lake import LakePath, Partition, list_partitions
 from tributary.lake_io import LakeRoot
-from tributary.manifest import Manifest
+from tributary.manifest import CheckResult, Manifest, RejectedFile
 
 COMMITTED = "committed"
 COMMITTED_FAILED_CHECKS = "committed, failed checks"
@@ -22,6 +27,9 @@ NOT_VERIFIED = "written, not verified"
 FAILED_CHECKS = "failed checks"
 FAILED_PARITY = "failed parity"
 NO_MANIFEST = "no manifest"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _MONTH = re.compile(r"^(\d{4})-?(\d{2})")  # month=2025-01, day=2025-01-31, batch=20250131T...
 
@@ -38,6 +46,36 @@ class PartitionStatus:
     verified_at: dt.datetime | None = None
     position: str | None = None  # the high watermark or the change position written up to
     problems: list[str] = field(default_factory=list)
+    # the manifest read (None when there is none): the Lake view shows the rest of it
+    manifest: Manifest | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def bytes(self) -> int | None:
+        return sum(f.bytes for f in self.manifest.files) if self.manifest else None
+
+    @property
+    def dag_id(self) -> str | None:
+        return self.manifest.dag_id if self.manifest else None
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return list(self.manifest.checks) if self.manifest else []
+
+    @property
+    def schema_changes(self) -> list[str]:
+        return list(self.manifest.schema_changes) if self.manifest else []
+
+    @property
+    def rejected_files(self) -> list[RejectedFile]:
+        return list(self.manifest.rejected_files) if self.manifest else []
+
+    @property
+    def window_month(self) -> str | None:
+        """``YYYY-MM`` of the run's window (a batch partition: the month its run replicated),
+        else of the partition's value."""
+        if self.manifest is not None and self.manifest.window_start is not None:
+            return self.manifest.window_start.strftime("%Y-%m")
+        return month_of(self.partition.split("=", 1)[-1])
 
 
 def month_of(value: str) -> str | None:
@@ -68,9 +106,27 @@ def _state(committed: bool, manifest: Manifest) -> tuple[str, list[str]]:
     return (NOT_VERIFIED if manifest.verified_at is None else NOT_COMMITTED), []
 
 
-def partition_status(partition: Partition) -> PartitionStatus:
+def partition_status(partition: Partition, *, check_files: bool = True, root: Any = None) -> PartitionStatus:
     """The state of one partition: committed (``_SUCCESS`` names a complete batch), committed but
-    incomplete, written and not committed (or not verified), failed checks or parity, no manifest."""
+    incomplete, written and not committed (or not verified), failed checks or parity, no manifest.
+
+    ``check_files=False`` reads only ``_SUCCESS`` and the manifest (two requests; the Lake view):
+    a committed partition whose files were removed by hand then shows as committed; with
+    ``check_files`` (``tributary status``) the partition is listed and every file's size compared.
+    With ``root`` (and no ``check_files``), the lake's path in a request of the caller's, the
+    partition is read in that request (see :func:`read_partitions`).
+    """
+    if check_files:
+        return _checked_status(partition)
+    committed, manifest, problems = partition.marker_and_manifest(root)
+    if manifest is None:
+        return PartitionStatus(partition.name, INCOMPLETE if committed else NO_MANIFEST, problems=problems)
+    if problems:
+        return _status(partition, manifest, INCOMPLETE, problems)
+    return _status(partition, manifest, *_state(committed, manifest))
+
+
+def _checked_status(partition: Partition) -> PartitionStatus:
     state = partition.state()
     try:
         manifest = partition.read_manifest()
@@ -78,34 +134,86 @@ def partition_status(partition: Partition) -> PartitionStatus:
         name = INCOMPLETE if state.committed else NO_MANIFEST
         return PartitionStatus(partition.name, name, problems=state.problems)
     if state.committed and state.problems:
-        name, problems = INCOMPLETE, state.problems
-    else:
-        name, problems = _state(state.committed, manifest)
+        return _status(partition, manifest, INCOMPLETE, state.problems)
+    return _status(partition, manifest, *_state(state.committed, manifest))
+
+
+def _status(partition: Partition, manifest: Manifest, state: str, problems: list[str]) -> PartitionStatus:
     return PartitionStatus(
         partition=partition.name,
-        state=name,
+        state=state,
         rows=manifest.rows,
         batch_id=manifest.batch_id,
         run_id=manifest.run_id,
         verified_at=manifest.verified_at,
         position=_position(manifest),
         problems=problems,
+        manifest=manifest,
     )
 
 
+def read_partitions(
+    root: LakePath | LakeRoot, source: str, table: str, names: list[str]
+) -> list[PartitionStatus]:
+    """The partitions ``names`` (``key=value``) of a table, from ``_SUCCESS`` and the manifest
+    only, read in one request to the lake (retried as a whole): a request per partition costs
+    more than reading its two small files when there are thousands (the Lake view)."""
+    lake = LakeRoot.fixed(root)
+    partitions = [Partition(lake, source, table, *name.split("=", 1)) for name in names]
+
+    def read(path: Any) -> list[PartitionStatus]:
+        return [partition_status(p, check_files=False, root=path) for p in partitions]
+
+    return lake.run(f"read the manifests of {len(names)} partition(s) of {source}.{table}", read)
+
+
+def in_parallel(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map(function, items)`` on ``workers`` threads (in order); one thread: plain ``map``.
+    Requests to an object store wait on the network, so a few at once cut a page's time."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lake-status") as pool:
+        yield from pool.map(function, items)
+
+
 def table_status(
-    root: LakePath | LakeRoot, source: str, table: str, *, start: str | None = None, end: str | None = None
+    root: LakePath | LakeRoot,
+    source: str,
+    table: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    check_files: bool = True,
+    workers: int = 1,
 ) -> list[PartitionStatus]:
     """Every partition of a table, oldest first; ``start``/``end`` (``YYYY-MM``, inclusive) keep
-    the partitions of those months (a partition whose value is no date is always kept)."""
-    statuses = []
+    the partitions of those months (a partition whose value is no date is always kept).
+    ``workers`` partitions are read at once (see :func:`partition_status` for ``check_files``)."""
+    partitions = []
     for name in list_partitions(root, source, table):
         key, value = name.split("=", 1)
         month = month_of(value)
         if month is not None and ((start and month < start) or (end and month > end)):
             continue
-        statuses.append(partition_status(Partition(root, source, table, key, value)))
-    return statuses
+        partitions.append(Partition(root, source, table, key, value))
+    read = partial(partition_status, check_files=check_files)
+    return list(in_parallel(read, partitions, workers))
 
 
-__all__ = ["PartitionStatus", "month_of", "partition_status", "table_status"]
+__all__ = [
+    "COMMITTED",
+    "COMMITTED_FAILED_CHECKS",
+    "FAILED_CHECKS",
+    "FAILED_PARITY",
+    "INCOMPLETE",
+    "NOT_COMMITTED",
+    "NOT_VERIFIED",
+    "NO_MANIFEST",
+    "PartitionStatus",
+    "in_parallel",
+    "month_of",
+    "partition_status",
+    "read_partitions",
+    "table_status",
+]

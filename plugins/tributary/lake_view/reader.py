@@ -1,0 +1,266 @@
+"""What the Lake view shows, read from the lake and kept for a short while.
+
+The pipeline configs say which sources, tables and lakes there are; each table's partitions are
+listed and read with :func:`tributary.lake_status.read_partitions` (``_SUCCESS`` and the manifest
+of each partition, nothing else) through the lake hook, with the lake's Airflow connection, as the
+operators read them. What was read is kept ``ttl`` seconds, per table; a page that needs tables
+read anew reads them all at once: a local table in one go, an object store's partitions a few per
+request on ``workers`` threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tributary.config import FileTableConfig, PipelineConfig, TableConfig, load_all, pipelines_dir
+from tributary.errors import ConfigError, TributaryError
+from tributary.hooks.lake import LOCAL, lake_root, protocol_of
+from tributary.lake import Partition, list_partitions
+from tributary.lake_calendar import OK, Cell, calendar, counts
+from tributary.lake_io import LakeRoot, RetryPolicy
+from tributary.lake_status import (
+    COMMITTED,
+    COMMITTED_FAILED_CHECKS,
+    PartitionStatus,
+    in_parallel,
+    partition_status,
+    read_partitions,
+)
+from tributary.windows import window_containing
+
+log = logging.getLogger(__name__)
+
+# A page waits for the lake, so a failing request is retried once, briefly, not for minutes as
+# a task's would be.
+VIEW_POLICY = RetryPolicy(attempts=2, initial=0.2, maximum=1.0, jitter=0.2)
+
+AnyTable = TableConfig | FileTableConfig
+
+
+@dataclass
+class TableView:
+    """One table of a source: its partitions, its calendar strip, or why they could not be read."""
+
+    config: AnyTable
+    statuses: list[PartitionStatus] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    error: str | None = None
+    # what a page made of this read of the table (its strip's HTML), kept as long as the read
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def committed(self) -> list[PartitionStatus]:
+        return [s for s in self.statuses if s.state in (COMMITTED, COMMITTED_FAILED_CHECKS)]
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows or 0 for s in self.committed)
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.bytes or 0 for s in self.committed)
+
+    @property
+    def latest(self) -> PartitionStatus | None:
+        """The newest committed partition (by time of verification, else by name)."""
+        committed = self.committed
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        return max(committed, key=lambda s: (s.verified_at or epoch, s.partition), default=None)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return counts(self.cells)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.cells) and all(cell.kind == OK for cell in self.cells)
+
+
+@dataclass
+class SourceView:
+    config: PipelineConfig
+    tables: list[TableView]
+
+    @property
+    def name(self) -> str:
+        return self.config.source.name
+
+
+@dataclass
+class _Entry:
+    expires: float  # on the reader's clock: read the table again from then on
+    view: TableView
+    redraw: dt.datetime  # draw the strip again from then on: the current window will be due
+
+
+def _tabulate(
+    config: PipelineConfig,
+    table: AnyTable,
+    statuses: list[PartitionStatus],
+    error: str | None,
+    now: dt.datetime,
+) -> tuple[TableView, dt.datetime]:
+    cells = calendar(table, config.schedule, config.start_date, config.end_date, statuses, now)
+    return TableView(table, statuses, cells, error), window_containing(now, config.schedule).end
+
+
+class LakeReader:
+    """The configs and the lake's partitions, cached ``ttl`` seconds (``clock`` for tests)."""
+
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        ttl: float = 30.0,
+        workers: int = 16,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.folder = folder
+        self.ttl = ttl
+        self.workers = workers
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._configs: tuple[float, list[PipelineConfig], list[ConfigError]] | None = None
+        self._tables: dict[tuple[str, str], _Entry] = {}
+        self._roots: dict[tuple[str, str | None], LakeRoot] = {}
+        self.reads = 0  # partitions read from the lake so far (the tests count them)
+
+    # -- configs ------------------------------------------------------------------------------
+
+    def configs(self) -> tuple[list[PipelineConfig], list[ConfigError]]:
+        """The valid pipeline configs, and the errors of the others (shown on the page)."""
+        with self._lock:
+            if self._configs is None or self._configs[0] <= self.clock():
+                found, errors = load_all(self.folder or pipelines_dir())
+                configs = sorted((config for _, config in found), key=lambda c: c.source.name)
+                self._configs = (self.clock() + self.ttl, configs, errors)
+            return self._configs[1], self._configs[2]
+
+    def config(self, source: str) -> PipelineConfig | None:
+        return next((c for c in self.configs()[0] if c.source.name == source), None)
+
+    def root(self, config: PipelineConfig) -> LakeRoot:
+        """The lake of ``config``: through the lake hook (``ObjectStoragePath`` with the lake's
+        connection) for an object store; a local lake as a plain path, which has no connection
+        and whose path joins cost a tenth of ``ObjectStoragePath``'s (12,000 partitions a page)."""
+        key = (config.lake.resolved_url(), config.lake.conn_id)
+        with self._lock:
+            if key not in self._roots:
+                url, conn_id = key
+                if protocol_of(url) in LOCAL:
+                    local = Path(unquote(urlsplit(url).path))
+                    self._roots[key] = LakeRoot.fixed(local, policy=VIEW_POLICY)
+                else:
+                    self._roots[key] = lake_root(url, conn_id, policy=VIEW_POLICY)
+            return self._roots[key]
+
+    def _workers(self, config: PipelineConfig) -> int:
+        return 1 if protocol_of(config.lake.resolved_url()) in LOCAL else self.workers
+
+    # -- partitions ---------------------------------------------------------------------------
+
+    def sources(self, configs: list[PipelineConfig], now: dt.datetime | None = None) -> list[SourceView]:
+        """Every table of ``configs`` with its partitions and strip; tables whose cache entry
+        has expired are read again first, all of them at once."""
+        self._refresh([(config, table) for config in configs for table in config.tables])
+        now = now or dt.datetime.now(dt.UTC)
+        return [SourceView(config, [self._view(config, t, now) for t in config.tables]) for config in configs]
+
+    def table(self, config: PipelineConfig, table: AnyTable, now: dt.datetime | None = None) -> TableView:
+        self._refresh([(config, table)])
+        return self._view(config, table, now or dt.datetime.now(dt.UTC))
+
+    def partition(self, config: PipelineConfig, table: AnyTable, key: str, value: str) -> PartitionStatus:
+        """One partition read now (and its files' sizes checked against the manifest)."""
+        return partition_status(Partition(self.root(config), config.source.name, table.name, key, value))
+
+    def _view(self, config: PipelineConfig, table: AnyTable, now: dt.datetime) -> TableView:
+        """The table as last read, its strip drawn again if a window has come due since."""
+        entry = self._tables[(config.source.name, table.name)]
+        if now >= entry.redraw:
+            view = entry.view
+            entry.view, entry.redraw = _tabulate(config, table, view.statuses, view.error, now)
+        return entry.view
+
+    def _refresh(self, wanted: list[tuple[PipelineConfig, AnyTable]]) -> None:
+        tick = self.clock()
+        with self._lock:
+            stale = [
+                (c, t)
+                for c, t in wanted
+                if (e := self._tables.get((c.source.name, t.name))) is None or e.expires <= tick
+            ]
+        if not stale:
+            return
+        self._open_roots([c for c, _ in stale])
+        listed = list(in_parallel(self._list, stale, self.workers))
+        chunks = [
+            (c, t, names[i : i + size])
+            for (c, t), (names, _) in zip(stale, listed, strict=True)
+            for size in [self._chunk(c, len(names))]
+            for i in range(0, len(names), size)
+        ]
+        read = list(in_parallel(self._read_chunk, chunks, max(self._workers(c) for c, _ in stale)))
+        found: dict[tuple[str, str], list[PartitionStatus]] = {}
+        for (config, table, _), statuses in zip(chunks, read, strict=True):
+            found.setdefault((config.source.name, table.name), []).extend(statuses)
+        expires, now = self.clock() + self.ttl, dt.datetime.now(dt.UTC)
+        with self._lock:
+            self.reads += sum(len(names) for _, _, names in chunks)
+            for (config, table), (_, error) in zip(stale, listed, strict=True):
+                key = (config.source.name, table.name)
+                self._tables[key] = _Entry(expires, *_tabulate(config, table, found.get(key, []), error, now))
+
+    def _open_roots(self, configs: list[PipelineConfig]) -> None:
+        """Open each lake once before the threads use it (opening builds the filesystem from the
+        connection, which is not for several threads at once); a failure shows when listing."""
+        for config in {c.source.name: c for c in configs}.values():
+            try:
+                self.root(config).path  # noqa: B018 - opened on first use
+            except (TributaryError, OSError) as exc:
+                log.warning("Lake view: cannot open the lake of %s: %s", config.source.name, exc)
+
+    def _list(self, item: tuple[PipelineConfig, AnyTable]) -> tuple[list[str], str | None]:
+        config, table = item
+        try:
+            return list_partitions(self.root(config), config.source.name, table.name), None
+        except (TributaryError, OSError) as exc:
+            log.warning("Lake view: cannot list %s.%s: %s", config.source.name, table.name, exc)
+            return [], f"{type(exc).__name__}: {exc}"
+
+    def _chunk(self, config: PipelineConfig, partitions: int) -> int:
+        """Partitions read in one request: a local table's all (no latency to overlap), an object
+        store's a few, so that ``workers`` requests wait on the network at once."""
+        return max(1, partitions) if self._workers(config) == 1 else 4
+
+    def _read_chunk(self, item: tuple[PipelineConfig, AnyTable, list[str]]) -> list[PartitionStatus]:
+        config, table, names = item
+        try:
+            return read_partitions(self.root(config), config.source.name, table.name, names)
+        except (TributaryError, OSError, ValueError):  # one partition's fault: read them one by one
+            return [self._read((config, table, name)) for name in names]
+
+    def _read(self, item: tuple[PipelineConfig, AnyTable, str]) -> PartitionStatus:
+        config, table, name = item
+        key, value = name.split("=", 1)
+        partition = Partition(self.root(config), config.source.name, table.name, key, value)
+        try:
+            return partition_status(partition, check_files=False)
+        except (TributaryError, OSError, ValueError) as exc:
+            log.warning("Lake view: cannot read %s: %s", partition.location, exc)
+            return PartitionStatus(partition.name, "unreadable", problems=[f"{type(exc).__name__}: {exc}"])
+
+
+__all__ = ["VIEW_POLICY", "LakeReader", "SourceView", "TableView"]
