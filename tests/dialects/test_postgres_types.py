@@ -29,8 +29,8 @@ from tributary.audit import AUDIT_FIELDS, Audit
 from tributary.config import TableConfig
 from tributary.dialects import postgres_types
 from tributary.dialects.columns import Column, SourceColumn, schema_of
-from tributary.parquet_types import stored_batch, stored_schema
 from tributary.errors import DataError, SourceError, TypeMappingError
+from tributary.parquet_types import stored_batch, stored_schema
 from tributary.readers.postgres import PostgresReader
 
 UTC = dt.UTC
@@ -116,7 +116,8 @@ CASES: tuple[Case, ...] = (
     Case("enum", "mood", "enum", pa.dictionary(pa.int32(), pa.string()),
          (("'happy'", "happy"), ("'sad'", "sad"), ("'happy'", "happy"), ("'ok ''quoted'''", "ok 'quoted'")),
          scanner=True,
-         setup="DROP TYPE IF EXISTS mood CASCADE; CREATE TYPE mood AS ENUM ('sad', 'ok ''quoted''', 'happy')"),
+         setup="DROP TYPE IF EXISTS mood CASCADE; "
+               "CREATE TYPE mood AS ENUM ('sad', 'ok ''quoted''', 'happy')"),
     # one-dimensional arrays: lists of the element's type, NULL elements kept, bounds not
     Case("int_array", "integer[]", "array", pa.list_(pa.int32()),
          (("'{1,NULL,3}'", [1, None, 3]), ("'{}'", []), ("'[0:1]={5,6}'", [5, 6]),
@@ -132,12 +133,14 @@ CASES: tuple[Case, ...] = (
          (("""'{"2025-03-30 01:30:00.123456+05:30",NULL}'""", [_utc(2025, 3, 29, 20, 0, 0, 123456), None]),),
          scanner=True),
     Case("uuid_array", "uuid[]", "array", pa.list_(pa.uuid()),
-         (("'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'", [UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), None]),),
+         (("'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'",
+           [UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), None]),),
          scanner=False),
     Case("bytea_array", "bytea[]", "array", pa.list_(pa.binary()),
          ((r"""'{"\\x00ff",NULL,"\\x"}'""", [b"\x00\xff", None, b""]),), scanner=False),
     Case("interval_array", "interval[]", "array", pa.list_(pa.month_day_nano_interval()),
-         (("""'{"1 mon 2 days 00:00:03",NULL}'""", [MonthDayNano([1, 2, 3_000_000_000]), None]),), scanner=False),
+         (("""'{"1 mon 2 days 00:00:03",NULL}'""", [MonthDayNano([1, 2, 3_000_000_000]), None]),),
+         scanner=False),
     Case("enum_array", "mood[]", "array", pa.list_(pa.dictionary(pa.int32(), pa.string())),
          (("'{happy,sad,NULL}'", ["happy", "sad", None]),), scanner=False),
     Case("money_array", "money[]", "array", pa.list_(pa.decimal128(19, 2)),
@@ -280,7 +283,8 @@ def fetched_by_psycopg2(cluster: Any, case: Case, column: SourceColumn) -> list[
         select = "v::numeric"
     if column.data_type == "interval":
         select = (
-            "CASE WHEN v IS NOT NULL THEN ARRAY[extract(year FROM v) * 12 + extract(month FROM v), extract(day FROM v), "
+            "CASE WHEN v IS NOT NULL THEN ARRAY[extract(year FROM v) * 12 + extract(month FROM v), "
+            "extract(day FROM v), "
             "(extract(hour FROM v) * 3600 + extract(minute FROM v) * 60) * 1000000 "
             "+ extract(microseconds FROM v)]::bigint[] END"
         )
@@ -504,3 +508,33 @@ def test_dates_python_cannot_hold_fail_with_a_clear_error(types_db, conn) -> Non
     ) as info:
         read(reader, table, reader.describe(table))
     assert info.value.permanent, "no retry reads it either"
+
+
+def test_values_a_native_type_cannot_hold_are_refused_by_both_engines(types_db, conn) -> None:
+    """An interval whose hours exceed Arrow's int64 nanoseconds (DuckDB's scanner would wrap it
+    silently), and a two-dimensional value in a column declared one-dimensional (PostgreSQL does
+    not enforce the declared dimensions)."""
+    types_db.psql(
+        f"CREATE TABLE {SCHEMA}.long_interval (id integer PRIMARY KEY, iv interval); "
+        f"INSERT INTO {SCHEMA}.long_interval VALUES (1, '1 day'), (2, '2562048 hours'); "
+        f"CREATE TABLE {SCHEMA}.square (id integer PRIMARY KEY, ints integer[]); "
+        f"INSERT INTO {SCHEMA}.square VALUES (1, '{{1}}'), (2, '{{{{1,2}},{{3,4}}}}')"
+    )
+    by_cursor = PostgresReader(conn, conn_id="t")
+    by_scanner = PostgresReader(conn, conn_id="t", libpq=libpq(types_db))
+
+    table = TableConfig(name="long_interval", schema=SCHEMA, mode="full", batch_size=1000)
+    columns = by_cursor.describe(table)
+    with pytest.raises(TypeMappingError, match=r"exceed the ±2\^63 nanoseconds"):
+        read(by_cursor, table, columns)
+    with pytest.raises(TypeMappingError, match=r"\['iv'\] hold intervals whose hours.*in 1 row"):
+        by_scanner.count(table, columns, None)
+    assert by_cursor.count(table, columns, None) == 2
+
+    table = TableConfig(name="square", schema=SCHEMA, mode="full", batch_size=1000)
+    columns = by_cursor.describe(table)
+    assert columns[1].arrow_type == pa.list_(pa.int32())
+    with pytest.raises(TypeMappingError, match="multi-dimensional array"):
+        read(by_cursor, table, columns)
+    with pytest.raises(SourceError, match="dimension"):
+        read(by_scanner, table, columns)
