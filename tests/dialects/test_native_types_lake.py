@@ -35,14 +35,17 @@ U1 = UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
 COLUMNS = (
     ("u", "uuid", ("'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", "'00000000-0000-0000-0000-000000000001'"),
      (U1, UUID(int=1))),
-    ("j", "json", ("""'{"b": 1,  "a": [1.50, null]}'""", "'\"é 😀\"'"), ('{"b": 1,  "a": [1.50, null]}', '"é 😀"')),
+    ("j", "json", ("""'{"b": 1,  "a": [1.50, null]}'""", "'\"é 😀\"'"),
+     ('{"b": 1,  "a": [1.50, null]}', '"é 😀"')),
     ("jb", "jsonb", ("""'{"b": 1,  "a": [1.50, null]}'""", "'[]'"), ('{"a": [1.50, null], "b": 1}', "[]")),
     ("ints", "integer[]", ("'{1,NULL,-3}'", "'{}'"), ([1, None, -3], [])),
-    ("texts", "text[]", ("""'{"a,b",NULL,"NULL","q\\"uote"}'""", "'{é}'"), (["a,b", None, "NULL", 'q"uote'], ["é"])),
+    ("texts", "text[]", ("""'{"a,b",NULL,"NULL","q\\"uote"}'""", "'{é}'"),
+     (["a,b", None, "NULL", 'q"uote'], ["é"])),
     ("iv", "interval", ("'1 year 2 mons -3 days 04:05:06.000007'", "'-0.000001 seconds'"),
      (MonthDayNano([14, -3, 14_706_000_007_000]), MonthDayNano([0, 0, -1000]))),
     ("mood", "feeling", ("'happy'", "'sad'"), ("happy", "sad")),
-    ("amount", "money", ("'-92233720368547758.08'", "0.01"), (Decimal("-92233720368547758.08"), Decimal("0.01"))),
+    ("amount", "money", ("'-92233720368547758.08'", "0.01"),
+     (Decimal("-92233720368547758.08"), Decimal("0.01"))),
 )  # fmt: skip
 # what DuckDB (1.5.5) reads the Parquet columns as
 DUCKDB_TYPES = {
