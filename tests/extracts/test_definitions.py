@@ -4,17 +4,24 @@ values, and the DAG as Airflow's DagBag loads it."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import decimal
+import io
+import json
 import textwrap
+import uuid
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tributary.config import PROJECT_ROOT
 from tributary.dialects import DUCKDB, MSSQL, POSTGRES
+from tributary.dialects.postgres_text import parse_interval
 from tributary.errors import ConfigError, DataError
 from tributary.extracts.config import FileSpec
 from tributary.extracts.file_names import file_name
@@ -264,6 +271,49 @@ def test_values_are_written_as_their_exact_text(tmp_path) -> None:
         _csv(tmp_path, table.select(["text"]), quoting="none")
 
 
+def _natives() -> pa.Table:
+    ids = [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), None]
+    return pa.table({
+        "u": pa.array(ids, pa.uuid()),
+        "doc": pa.array(['{"a": [1.50, null], "é": "x,y"}', None], pa.json_()),
+        "waited": pa.array([pa.MonthDayNano([14, -3, 14_706_000_007_000]), None], pa.month_day_nano_interval()),
+        "ints": pa.array([[1, None, -3], None], pa.list_(pa.int32())),
+        "texts": pa.array([['a "q"', None, "é"], []], pa.list_(pa.string())),
+        "amounts": pa.array([[decimal.Decimal("-1.50")], [None]], pa.list_(pa.decimal128(19, 2))),
+        "mood": pa.array(["happy", None], pa.dictionary(pa.int32(), pa.string())),
+    })  # fmt: skip
+
+
+def test_native_types_are_written_as_documented_text(tmp_path) -> None:
+    """UUIDs canonical, JSON as its text, intervals in PostgreSQL's ISO 8601, lists as JSON."""
+    rows = list(csv.reader(io.StringIO(_csv(tmp_path, _natives()))))
+    assert rows == [
+        ["u", "doc", "waited", "ints", "texts", "amounts", "mood"],
+        ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", '{"a": [1.50, null], "é": "x,y"}', "P1Y2M-3DT4H5M6.000007S",
+         "[1, null, -3]", '["a \\"q\\"", null, "é"]', "[-1.50]", "happy"],
+        ["", "", "", "", "[]", "[null]", ""],
+    ]  # fmt: skip
+    assert json.loads(rows[1][4]) == ['a "q"', None, "é"]
+    assert parse_interval(rows[1][2]) == pa.MonthDayNano([14, -3, 14_706_000_007_000])
+
+
+def test_native_types_keep_their_types_in_a_parquet_extract(tmp_path) -> None:
+    path = tmp_path / "f.parquet"
+    table = _natives()
+    write_file(table.schema, table.to_batches(), FileSpec.model_validate({"format": "parquet"}), path)
+    back = pq.read_table(path)
+    assert back.schema.field("u").type == pa.uuid() and back.schema.field("doc").type == pa.json_()
+    assert back.select(["u", "doc", "ints", "texts", "amounts", "mood"]) == table.select(
+        ["u", "doc", "ints", "texts", "amounts", "mood"]
+    )
+    assert back.column("waited").to_pylist() == [
+        {"months": 14, "days": -3, "nanoseconds": 14_706_000_007_000},
+        None,
+    ]
+    typed = duckdb.sql(f"SELECT typeof(u), typeof(doc), typeof(ints) FROM '{path}' LIMIT 1").fetchall()
+    assert typed == [("UUID", "JSON", "INTEGER[]")]
+
+
 def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflow_db) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -287,3 +337,39 @@ def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflo
     assert "extracts" in broken.dags, "a broken file does not hide the DAG"
     (error,) = broken.import_errors.values()
     assert "x.yaml, line 3, key extracts[0].source.name: object_type 'table' needs name" in error
+
+
+@pytest.mark.parametrize("object_type", ["view", "query"])
+def test_a_postgres_source_of_native_types_reads_as_the_lake_reads_it(
+    pg_source, pg_conn, definitions, object_type
+) -> None:
+    """A view goes through the lake's reader; a query through psycopg's description of its
+    result: both give uuid, jsonb, interval and money their native types and exact values."""
+    from tests.extracts.conftest import PG_DATABASE
+    from tributary.extracts.sources import database_rows
+
+    pg_source.psql(
+        "CREATE OR REPLACE VIEW natives AS SELECT 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid AS u, "
+        """'{"z": 1, "a": [1.50]}'::jsonb AS doc, interval '1 year -3 days 00:00:00.000007' AS waited, """
+        "'-1234.56'::money AS price",
+        database=PG_DATABASE,
+    )
+    source = (
+        "{conn_id: extract_pg, object_type: view, name: natives}"
+        if object_type == "view"
+        else "{conn_id: extract_pg, object_type: query, query_file: q.sql}"
+    )
+    folder = definitions(
+        f"extracts:\n  - name: n\n    source: {source}\n    file: {{format: csv}}\n    target: {{url: o}}\n",
+        {"q.sql": "SELECT * FROM natives"},
+    )
+    (extract,) = load_extracts_file(folder / "extracts.yaml")
+    with database_rows(pg_conn, extract, WINDOW) as rows:
+        table = pa.Table.from_batches(list(rows.batches), schema=rows.schema)
+    assert [f.type for f in table.schema] == [
+        pa.uuid(), pa.json_(), pa.month_day_nano_interval(), pa.decimal128(19, 2)
+    ]  # fmt: skip
+    assert table.to_pylist() == [{
+        "u": uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "doc": '{"a": [1.50], "z": 1}',
+        "waited": pa.MonthDayNano([12, -3, 7000]), "price": decimal.Decimal("-1234.56"),
+    }]  # fmt: skip

@@ -56,6 +56,29 @@ def parse_interval(text: str) -> pa.MonthDayNano:
     return pa.MonthDayNano([months, int(part["d"]), micros * 1000])
 
 
+def _towards_zero(number: int, unit: int) -> tuple[int, int]:
+    """Quotient and remainder as C divides (towards zero): each part keeps the number's sign."""
+    quotient = abs(number) // unit * (1 if number >= 0 else -1)
+    return quotient, number - quotient * unit
+
+
+def format_interval(value: pa.MonthDayNano) -> str:
+    """An interval as PostgreSQL prints it in ``IntervalStyle = iso_8601``: ``P1Y2M-3DT4H5M6.000007S``
+    (the inverse of :func:`parse_interval`; nanoseconds below a microsecond are not printed)."""
+    years, months = _towards_zero(value.months, 12)
+    micros, _ = _towards_zero(value.nanoseconds, 1000)
+    hours, rest = _towards_zero(micros, 3600 * _MICROS)
+    minutes, rest = _towards_zero(rest, 60 * _MICROS)
+    days = value.days
+    date = "".join(f"{n}{unit}" for n, unit in ((years, "Y"), (months, "M"), (days, "D")) if n)
+    seconds = format(decimal.Decimal(rest).scaleb(-6).normalize(), "f") if rest else ""
+    clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M")) if n)
+    clock += f"{seconds}S" if seconds else ""
+    if not date and not clock:
+        return "PT0S"
+    return "P" + date + ("T" + clock if clock else "")
+
+
 def parse_array(text: str) -> list[str | None]:
     """The elements of a one-dimensional array literal, as texts (None for NULL).
 
