@@ -24,6 +24,7 @@ from tributary.config import Schedule, SchemaDrift, TableConfig
 from tributary.dialects import postgres_types
 from tributary.dialects.columns import SourceColumn
 from tributary.drift import SchemaDriftError
+from tributary.errors import QualityError
 from tributary.readers.postgres import PostgresReader
 from tributary.replication import commit_table, extract_table, verify_table
 from tributary.windows import Window
@@ -236,3 +237,25 @@ def test_a_lake_written_as_text_drifts_under_the_tables_policy(native_db, conn, 
         f"SELECT DISTINCT ints, amount FROM read_parquet({files!r}, union_by_name = true) WHERE id = 1"
     )
     assert rows.fetchall() == [([1, None, -3], Decimal("-92233720368547758.08"))]
+
+
+def test_qa_checks_compare_native_values_as_their_text(native_db, conn, tmp_path) -> None:
+    """unique and accepted_values on a uuid, a json and an enum column: compared as the canonical
+    text the pipeline config names them by."""
+    checks = [
+        {"unique": ["u"]}, {"unique": ["jb"]}, {"not_null": ["ints"]},
+        {"accepted_values": {"column": "u", "values": [str(U1), str(UUID(int=1))]}},
+        {"accepted_values": {"column": "mood", "values": ["happy"]}},
+    ]  # fmt: skip
+    table = TableConfig.model_validate(
+        {"name": "things", "schema": SCHEMA, "mode": "full", "batch_size": 1000, "checks": checks}
+    )
+    place = {"source": "pos", "schedule": Schedule.monthly, "lake_root": tmp_path, "window": JANUARY}
+    manifest = extract_table(PostgresReader(conn, conn_id="t"), table, **place)
+    with pytest.raises(QualityError) as info:
+        verify_table(PostgresReader(conn, conn_id="t"), table, batch_id=manifest.batch_id, **place)
+    # the uuids and the jsonb values are distinct, and both uuids accepted
+    assert str(info.value).splitlines()[1:] == [
+        "  not_null(ints): ints: 1 NULL(s) in 3 rows",
+        "  accepted_values(mood: happy): 1 row(s) with values not accepted: 'sad' (1)",
+    ]

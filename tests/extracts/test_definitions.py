@@ -276,7 +276,9 @@ def _natives() -> pa.Table:
     return pa.table({
         "u": pa.array(ids, pa.uuid()),
         "doc": pa.array(['{"a": [1.50, null], "é": "x,y"}', None], pa.json_()),
-        "waited": pa.array([pa.MonthDayNano([14, -3, 14_706_000_007_000]), None], pa.month_day_nano_interval()),
+        "waited": pa.array(
+            [pa.MonthDayNano([14, -3, 14_706_000_007_000]), None], pa.month_day_nano_interval()
+        ),
         "ints": pa.array([[1, None, -3], None], pa.list_(pa.int32())),
         "texts": pa.array([['a "q"', None, "é"], []], pa.list_(pa.string())),
         "amounts": pa.array([[decimal.Decimal("-1.50")], [None]], pa.list_(pa.decimal128(19, 2))),

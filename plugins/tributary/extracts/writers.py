@@ -161,14 +161,9 @@ def format_column(array: pa.Array, spec: FileSpec) -> pa.Array:
     kind = array.type
     if pa.types.is_dictionary(kind):
         return format_column(array.dictionary_decode(), spec)
-    if isinstance(kind, pa.UuidType):
-        return pa.array([None if v is None else str(v) for v in array.to_pylist()], pa.string())
-    if isinstance(kind, pa.JsonType):
-        return array.storage.cast(pa.string())
-    if pa.types.is_interval(kind):
-        return pa.array([None if v is None else format_interval(v) for v in array.to_pylist()], pa.string())
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _lists(array, spec)
+    native = _native_text(array, spec)
+    if native is not None:
+        return native
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return array.cast(pa.string())
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
@@ -187,6 +182,20 @@ def format_column(array: pa.Array, spec: FileSpec) -> pa.Array:
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return pa.array([None if v is None else v.hex() for v in array.to_pylist()], pa.string())
     return pa.array([None if v is None else _json(v) for v in array.to_pylist()], pa.string())
+
+
+def _native_text(array: pa.Array, spec: FileSpec) -> pa.Array | None:
+    """The text of a UUID, JSON, interval or list column; None for other types."""
+    kind = array.type
+    if isinstance(kind, pa.UuidType):
+        return pa.array([None if v is None else str(v) for v in array.to_pylist()], pa.string())
+    if isinstance(kind, pa.JsonType):
+        return array.storage.cast(pa.string())
+    if pa.types.is_interval(kind):
+        return pa.array([None if v is None else format_interval(v) for v in array.to_pylist()], pa.string())
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _lists(array, spec)
+    return None
 
 
 def _lists(array: pa.Array, spec: FileSpec) -> pa.Array:
