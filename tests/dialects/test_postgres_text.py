@@ -41,7 +41,8 @@ def test_every_session_that_prints_values_sets_what_the_parser_reads() -> None:
 def test_intervals_parse_and_print_as_postgresql_prints_them(cursor, literal: str) -> None:
     cursor.execute(
         "SELECT v::text, extract(year FROM v) * 12 + extract(month FROM v), extract(day FROM v), "
-        "(extract(hour FROM v) * 3600 + extract(minute FROM v) * 60) * 1000000 + extract(microseconds FROM v) "
+        "(extract(hour FROM v) * 3600 + extract(minute FROM v) * 60) * 1000000 "
+        "+ extract(microseconds FROM v) "
         "FROM (SELECT %(v)s::interval AS v) AS given",
         {"v": literal},
     )
