@@ -26,7 +26,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from tributary.dialects.columns import SourceColumn
+from tributary.dialects import postgres_types
+from tributary.dialects.columns import Column, SourceColumn, schema_of
 
 # the session settings under which the texts parsed here are printed (for ``set_config``)
 SESSION_SETTINGS = {"IntervalStyle": "iso_8601", "lc_monetary": "C"}
@@ -159,3 +160,19 @@ def to_array(values: Sequence[str | None], target: pa.DataType, source: SourceCo
     if pa.types.is_string(target) and source.data_type == "character":
         values = [None if v is None else v.rstrip(" ") for v in values]  # as the snapshot: no padding
     return pa.array(values, pa.string()).cast(target)
+
+
+def is_parsed(column: Column) -> bool:
+    """Whether the column is selected as text (``postgres_types.read_as_text``) of a native type."""
+    return postgres_types.read_as_text(column.source) and column.arrow_type != pa.string()
+
+
+def parse_columns(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
+    """``batch`` (the columns :func:`is_parsed` as strings) as a batch of the columns' types."""
+    if not any(is_parsed(c) for c in columns):
+        return batch
+    arrays = [
+        to_array(a.to_pylist(), c.arrow_type, c.source) if is_parsed(c) else a
+        for a, c in zip(batch.columns, columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema_of(columns))

@@ -14,6 +14,8 @@ padding, as PostgreSQL itself casts it to text.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 
 from tributary.dialects.columns import MAX_DECIMAL256, SourceColumn, decimal_type
@@ -93,9 +95,28 @@ def arrow_type(column: SourceColumn) -> pa.DataType:
     )
 
 
+def with_element(column: SourceColumn, element: tuple[object, ...]) -> SourceColumn:
+    """``column`` with the element its catalog row gives (``columns.sql``: the element's type,
+    precision and scale, for an array declared with at most one dimension)."""
+    if not element or element[0] is None:
+        return column
+    name, precision, scale = element
+    if isinstance(scale, int) and scale > 1023:  # a negative scale, as in columns.sql
+        scale -= 2048
+    return dataclasses.replace(
+        column,
+        element=SourceColumn(
+            f"{column.name}[]",
+            str(name).lower(),
+            int(precision) if isinstance(precision, int) else None,
+            int(scale) if isinstance(scale, int) else None,
+        ),
+    )
+
+
 def read_as_text(column: SourceColumn) -> bool:
     """Whether the column is selected as ``column::text``: PostgreSQL's own text of the value."""
     name = column.data_type.lower()
     if name == "numeric":
-        return arrow_type(column) == pa.string()
+        return decimal_digits(column) is None  # without an exact decimal: its text
     return name in _CAST_TO_TEXT

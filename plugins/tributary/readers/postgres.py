@@ -11,7 +11,6 @@ which selects such columns as PostgreSQL's text of the value.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import itertools
 import logging
@@ -188,21 +187,7 @@ class PostgresReader(SourceReader):
         self.libpq = dict(libpq or {})
 
     def source_column(self, row: tuple[Any, ...]) -> SourceColumn:
-        """A catalog row of ``columns.sql``: an array declared with one dimension has its
-        element type."""
-        column = super().source_column(row[:5])
-        element_type, precision, scale = row[5:8] if len(row) > 5 else (None, None, None)
-        if element_type is None:
-            return column
-        if scale is not None and scale > 1023:  # a negative scale, as in columns.sql
-            scale -= 2048
-        element = SourceColumn(
-            f"{column.name}[]",
-            str(element_type).lower(),
-            int(precision) if precision is not None else None,
-            int(scale) if scale is not None else None,
-        )
-        return dataclasses.replace(column, element=element)
+        return postgres_types.with_element(super().source_column(row[:5]), row[5:8])
 
     def scanner_can_read(self, columns: list[Column]) -> bool:
         """Whether DuckDB's scanner reads these columns, exactly as the type map wants them."""
@@ -498,16 +483,8 @@ class PostgresReader(SourceReader):
     def rows_to_batch(self, rows: list[tuple[Any, ...]], columns: list[Column]) -> pa.RecordBatch:
         """Rows of the server-side cursor as a batch: the columns read as PostgreSQL's text of a
         native type (intervals, arrays, json, money) parsed by ``postgres_text``."""
-        parsed = [c for c in columns if postgres_types.read_as_text(c.source) and c.arrow_type != pa.string()]
-        if not parsed:
-            return super().rows_to_batch(rows, columns)
-        texts = [Column(c.source, pa.string()) if c in parsed else c for c in columns]
-        batch = super().rows_to_batch(rows, texts)
-        arrays = [
-            postgres_text.to_array(a.to_pylist(), c.arrow_type, c.source) if c in parsed else a
-            for a, c in zip(batch.columns, columns, strict=True)
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema_of(columns))
+        texts = [Column(c.source, pa.string()) if postgres_text.is_parsed(c) else c for c in columns]
+        return postgres_text.parse_columns(super().rows_to_batch(rows, texts), columns)
 
     def cursor_for_streaming(self) -> Any:
         # a named cursor is a server-side cursor: each fetchmany(batch_size) is one FETCH
