@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,55 @@ def test_qa_checks_compare_native_values_as_their_text(native_db, conn, tmp_path
         "  not_null(ints): ints: 1 NULL(s) in 3 rows",
         "  accepted_values(mood: happy): 1 row(s) with values not accepted: 'sad' (1)",
     ]
+
+
+def test_dbt_reads_the_native_types_from_bronze(native_db, conn, tmp_path) -> None:
+    """The dbt project's own macros (bronze, tributary_current, tributary_interval) over a lake
+    Tributary wrote: silver holds UUID, JSON, lists, an INTERVAL, the enum's labels and money as
+    DECIMAL(19,2), with PostgreSQL's values."""
+    from dbt.cli.main import dbtRunner
+
+    from tributary.transform.project import DBT_PROJECT_DIR
+
+    table = TableConfig(name="things", schema=SCHEMA, mode="full", batch_size=1000)
+    replicate(PostgresReader(conn, conn_id="t"), table, tmp_path / "lake")
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    models = project / "models" / "silver" / "natives"
+    models.mkdir()
+    (models / "_natives__sources.yml").write_text(
+        "version: 2\nsources:\n  - name: pos\n    tables: [{name: things}]\n"
+    )
+    (models / "natives_things.sql").write_text(
+        "select id, u, j, jb, ints, texts, {{ tributary_interval('iv') }} as iv, mood, amount\n"
+        "from {{ tributary_current(bronze('pos', 'things', latest_only=true), ['id']) }}\n"
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    (tmp_path / "profiles.yml").write_text(
+        f"tributary:\n  target: warehouse\n  outputs:\n    warehouse:\n"
+        f"      type: duckdb\n      path: '{warehouse}'\n      threads: 1\n"
+    )
+    lakes = json.dumps({"tributary_lakes": {"pos": (tmp_path / "lake").as_uri()}})
+    args = ["--select", "path:models/silver/natives", "--project-dir", str(project),
+            "--profiles-dir", str(tmp_path), "--vars", lakes]  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        result = dbtRunner().invoke(["run", *args])
+    assert result.success, result.exception or [r.message for r in result.result]
+    with duckdb.connect(str(warehouse)) as con:
+        described = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'silver' AND table_name = 'natives_things'"
+        )
+        types = dict(described.fetchall())
+        silver = con.execute("SELECT * FROM silver.natives_things ORDER BY id").fetchall()
+    assert {k: v for k, v in types.items() if k != "id"} == {
+        "u": "UUID", "j": "JSON", "jb": "JSON", "ints": "INTEGER[]", "texts": "VARCHAR[]", "iv": "INTERVAL",
+        "mood": "VARCHAR", "amount": "DECIMAL(19,2)",
+    }  # fmt: skip
+    assert silver[0] == (
+        1, U1, '{"b": 1,  "a": [1.50, null]}', '{"a": [1.50, null], "b": 1}', [1, None, -3],
+        ["a,b", None, "NULL", 'q"uote'], dt.timedelta(days=14 * 30 - 3, seconds=14706, microseconds=7),
+        "happy", Decimal("-92233720368547758.08"),
+    )  # fmt: skip
+    assert silver[2] == (3, *([None] * 8))
