@@ -339,39 +339,3 @@ def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflo
     assert "extracts" in broken.dags, "a broken file does not hide the DAG"
     (error,) = broken.import_errors.values()
     assert "x.yaml, line 3, key extracts[0].source.name: object_type 'table' needs name" in error
-
-
-@pytest.mark.parametrize("object_type", ["view", "query"])
-def test_a_postgres_source_of_native_types_reads_as_the_lake_reads_it(
-    pg_source, pg_conn, definitions, object_type
-) -> None:
-    """A view goes through the lake's reader; a query through psycopg's description of its
-    result: both give uuid, jsonb, interval and money their native types and exact values."""
-    from tests.extracts.conftest import PG_DATABASE
-    from tributary.extracts.sources import database_rows
-
-    pg_source.psql(
-        "CREATE OR REPLACE VIEW natives AS SELECT 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid AS u, "
-        """'{"z": 1, "a": [1.50]}'::jsonb AS doc, interval '1 year -3 days 00:00:00.000007' AS waited, """
-        "'-1234.56'::money AS price",
-        database=PG_DATABASE,
-    )
-    source = (
-        "{conn_id: extract_pg, object_type: view, name: natives}"
-        if object_type == "view"
-        else "{conn_id: extract_pg, object_type: query, query_file: q.sql}"
-    )
-    folder = definitions(
-        f"extracts:\n  - name: n\n    source: {source}\n    file: {{format: csv}}\n    target: {{url: o}}\n",
-        {"q.sql": "SELECT * FROM natives"},
-    )
-    (extract,) = load_extracts_file(folder / "extracts.yaml")
-    with database_rows(pg_conn, extract, WINDOW) as rows:
-        table = pa.Table.from_batches(list(rows.batches), schema=rows.schema)
-    assert [f.type for f in table.schema] == [
-        pa.uuid(), pa.json_(), pa.month_day_nano_interval(), pa.decimal128(19, 2)
-    ]  # fmt: skip
-    assert table.to_pylist() == [{
-        "u": uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "doc": '{"a": [1.50], "z": 1}',
-        "waited": pa.MonthDayNano([12, -3, 7000]), "price": decimal.Decimal("-1234.56"),
-    }]  # fmt: skip
