@@ -144,3 +144,12 @@
 {% macro tributary_partition_key(folder) -%}
     {{ return(folder.rstrip('/').split('/')[-1].split('=')[0]) }}
 {%- endmacro %}
+
+
+{#- A PostgreSQL interval column of bronze as a DuckDB INTERVAL. Parquet has no exact interval, so
+    Tributary writes one as STRUCT(months INTEGER, days INTEGER, nanoseconds BIGINT) (Arrow's
+    month_day_nano_interval by its parts; see plugins/tributary/parquet_types.py):
+    select {{ tributary_interval('waited') }} as waited from {{ bronze('pos', 'visits') }} -#}
+{% macro tributary_interval(column) -%}
+    (to_months({{ column }}.months) + to_days({{ column }}.days) + to_microseconds({{ column }}.nanoseconds // 1000))
+{%- endmacro %}

@@ -37,7 +37,23 @@ def _read_columns(partition: Partition, manifest: Manifest, columns: Sequence[st
         partition.read_file(f.name, lambda fh: pq.read_table(fh, columns=names)) for f in manifest.files
     ]
     tables = [t for t in tables if t.num_rows] or tables[:1]
-    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    data = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    return pa.table({name: _comparable(data.column(name)) for name in data.column_names})
+
+
+def _comparable(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as the checks compare it (and as config values name them): an enum's dictionary
+    as its strings, a UUID as its canonical text, JSON as its text."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return column.cast(kind.value_type)
+    if isinstance(kind, pa.UuidType):
+        return pa.chunked_array(
+            [pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())]
+        )
+    if isinstance(kind, pa.JsonType):
+        return pa.chunked_array([c.storage for c in column.chunks], kind.storage_type)
+    return column
 
 
 def _show(value: Any) -> str:

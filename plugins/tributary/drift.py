@@ -5,7 +5,9 @@ A per-table policy decides what a run writes when they differ:
 - ``evolve`` (default): new columns appear; dropped columns are still written, as nulls of their
   last type, so every partition keeps them; a widened type is written widened (int32 -> int64,
   decimal(10,2) -> decimal(12,2), timestamp[ms] -> timestamp[us]); a narrowed one keeps the lake's
-  wider type. An incompatible change (int -> text) is written as the new type with a warning.
+  wider type. An incompatible change (int -> text; text -> uuid, json, list, interval, enum or
+  money decimal, as PostgreSQL's columns became native in issue #17) is written as the new type
+  with a warning; committed partitions keep their type until their windows are re-run.
 - ``freeze``: any difference fails the extract, showing it.
 - ``discard_columns``: new columns are left out; dropped ones are written as nulls; types as in
   ``evolve``.
@@ -111,12 +113,14 @@ def plan(columns: list[Column], previous: pa.Schema | None, policy: SchemaDrift,
             if widest is None:
                 log.warning(
                     "table %s: column %s changed from %s to %s, which do not widen into one "
-                    "another; writing %s",
+                    "another; writing %s (committed partitions keep %s: re-run their windows, a "
+                    "backfill, for readers to see one type)",
                     table,
                     column.name,
                     before[column.name].type,
                     target.type,
                     target.type,
+                    before[column.name].type,
                 )
             else:
                 target = target.with_type(widest)

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from tributary.audit import Audit, add_audit, with_audit_schema
 from tributary.errors import DataError
+from tributary.parquet_types import stored_batch, stored_schema
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class _Files:
         self, schema: pa.Schema, path_of: Callable[[int], Path], compression: str, rows_per_file: int
     ) -> None:
         self.schema = schema
+        self.stored = stored_schema(schema)  # intervals as Parquet can hold them exactly
         self.path_of = path_of
         self.codec = None if compression == "none" else compression
         self.rows_per_file = rows_per_file
@@ -98,7 +100,7 @@ class _Files:
                 self._open()
             assert self._writer is not None
             take = min(batch.num_rows - offset, self.rows_per_file - self._rows)
-            self._writer.write_batch(batch.slice(offset, take))
+            self._writer.write_batch(stored_batch(batch.slice(offset, take), self.stored))
             offset += take
             self._rows += take
             if self._rows >= self.rows_per_file:
@@ -114,7 +116,7 @@ class _Files:
     def _open(self) -> None:
         self._path = self.path_of(len(self.parts))
         self._writer = pq.ParquetWriter(
-            self._path, self.schema, compression=self.codec, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT
+            self._path, self.stored, compression=self.codec, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT
         )
         self._rows = 0
 

@@ -8,8 +8,10 @@ by column name, the latest row per key, tombstoned keys left out.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -428,3 +430,30 @@ def test_the_key_must_be_among_the_columns_copied(pos: Path, tmp_path: Path) -> 
     ):
         detect_deletes(_sqlite_reader(pos)(), table, source=SOURCE, lake_root=tmp_path / "lake")
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_uuid_key_finds_its_deleted_rows(pg_cluster: Any, tmp_path: Path) -> None:
+    """A uuid primary key (arrow.uuid in the lake, UUID in DuckDB) is compared by value."""
+    name = "del_uuid_key"
+    pg_cluster.psql(f'DROP DATABASE IF EXISTS "{name}"')
+    pg_cluster.psql(f'CREATE DATABASE "{name}"')
+    pg_cluster.psql(
+        "CREATE TABLE things (id uuid PRIMARY KEY, placed date NOT NULL);"
+        "INSERT INTO things SELECT md5(g::text)::uuid, date '2025-01-01' + (g % 28) "
+        "FROM generate_series(1, 20) g",
+        database=name,
+    )
+    table = TableConfig.model_validate({
+        "name": "things", "schema": "public", "mode": "window", "date_column": "placed",
+        "primary_key": ["id"], "deletes": "detect_by_keys",
+    })  # fmt: skip
+    open_reader = _pg_reader((pg_cluster, name))
+    lake = tmp_path / "lake"
+    t0 = dt.datetime(2025, 2, 1, 1, tzinfo=UTC)
+    assert run_once(open_reader, table, lake, t0) is None
+    pg_cluster.psql("DELETE FROM things WHERE id = md5('7')::uuid", database=name)
+    manifest = run_once(open_reader, table, lake, t0 + dt.timedelta(hours=1), FEBRUARY)
+    assert manifest is not None and (manifest.lake_keys, manifest.deleted_keys) == (20, 1)
+    keys = bronze_keys(lake, "things", ["id"])
+    assert len(keys) == 19 and uuid.UUID(hashlib.md5(b"7").hexdigest()) not in {k[0] for k in keys}
+    assert {type(k[0]) for k in keys} == {uuid.UUID}

@@ -34,6 +34,7 @@ from tributary.readers.postgres import PostgresReader
 from tributary.sql import SQL_DIR, render
 
 TABLE_DDL = """
+CREATE TYPE feeling AS ENUM ('sad', 'happy');
 CREATE TABLE public.items (
     id integer PRIMARY KEY,
     amount numeric(12, 3),
@@ -43,7 +44,15 @@ CREATE TABLE public.items (
     flag boolean,
     at_time time,
     code character(4),
-    big double precision
+    big double precision,
+    u uuid,
+    doc jsonb,
+    ints integer[],
+    texts text[],
+    waited interval,
+    mood feeling,
+    price money,
+    grid integer[][]
 )
 """
 
@@ -130,6 +139,51 @@ def test_changes_decoded_exactly_with_types(db: tuple[str, Any]) -> None:
     assert all(r["_commit_time"] is not None for r in rows)
     assert table.schema.field("_lsn").type == pa.int64()
     assert table.schema.field("amount").type == pa.decimal128(12, 3)
+
+
+def test_native_types_decode_as_the_snapshot_reads_them(db: tuple[str, Any], logical_pg: PgCluster) -> None:
+    """uuid, jsonb, arrays, interval, enums and money: the log's text, parsed as the snapshot's
+    server-side cursor parses it, gives the values both engines of the snapshot read."""
+    dsn, admin = db
+    natives = ["id", "u", "doc", "ints", "texts", "waited", "mood", "price", "grid"]
+    with admin.cursor() as cur:
+        cur.execute(
+            "SET lc_monetary = 'C.UTF-8'; SET IntervalStyle = 'sql_standard'"
+        )  # not what the log uses
+        cur.execute(
+            "INSERT INTO items (id, u, doc, ints, texts, waited, mood, price, grid) VALUES "
+            """(1, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{"z": [1.50, null], "a": "é"}', '{1,NULL,-3}', """
+            """'{"a,b",NULL,"NULL","q\\"uote"}', '1 year 2 mons -3 days 04:05:06.000007', 'happy', """
+            "'-92233720368547758.08', '{{1,2},{3,4}}'), (2, NULL, NULL, '{}', '{}', '-0.000001 seconds', "
+            "'sad', 0.01, NULL)"
+        )
+    table = _read(dsn, _plan(dsn)).select(natives)
+    config = TableConfig(name="items", mode="full", columns=natives)
+    connection = psycopg2.connect(dsn)
+    libpq = {"host": logical_pg.host, "port": logical_pg.port, "user": logical_pg.user,
+             "dbname": dsn.rsplit("/", 1)[1]}  # fmt: skip
+    scanned = TableConfig(name="items", mode="full", columns=natives[:-2])  # no money, no 2-D array
+    try:
+        for reader, read in (
+            (PostgresReader(connection, conn_id="t"), config),
+            (PostgresReader(connection, conn_id="t", libpq=libpq), scanned),
+        ):
+            columns = reader.describe(read)
+            assert reader.scanner_can_read(columns) is (read is scanned)
+            snapshot = pa.Table.from_batches(list(reader.batches(read, columns, None))).sort_by("id")
+            changes = table.select(snapshot.column_names)
+            assert [f.type for f in changes.schema] == [f.type for f in snapshot.schema]
+            assert changes.to_pylist() == snapshot.to_pylist()
+    finally:
+        connection.close()
+    first = table.to_pylist()[0]
+    assert first["u"] == uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    assert first["doc"] == '{"a": "é", "z": [1.50, null]}'
+    assert first["ints"] == [1, None, -3] and first["texts"] == ["a,b", None, "NULL", 'q"uote']
+    assert first["waited"] == pa.MonthDayNano([14, -3, 14_706_000_007_000])
+    assert first["mood"] == "happy" and first["price"] == decimal.Decimal("-92233720368547758.08")
+    assert first["grid"] == "{{1,2},{3,4}}"  # declared two-dimensional: text
+    assert table.schema.field("waited").type == pa.month_day_nano_interval()
 
 
 def test_peek_does_not_move_the_slot_and_advance_does(db: tuple[str, Any]) -> None:

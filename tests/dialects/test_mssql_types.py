@@ -62,7 +62,7 @@ EXPECTED = {
     "ntext": pa.string(),
     "xml": pa.string(),
     "sysname": pa.string(),
-    "uniqueidentifier": pa.string(),
+    "uniqueidentifier": pa.uuid(),
     "date": pa.date32(),
     "datetime": pa.timestamp("ms"),  # 1/300 s ticks, which the driver rounds to milliseconds
     "smalldatetime": pa.timestamp("s"),
@@ -129,6 +129,25 @@ def test_unknown_type_raises_a_helpful_error(data_type: str) -> None:
     assert "CAST([shape]]x] AS nvarchar(4000))" in message
 
 
+def test_a_uniqueidentifier_is_written_in_the_byte_order_of_its_text() -> None:
+    """SQL Server stores 6F9619FF-8B86-D011-B42D-00C04FC964FF as FF19966F868B11D0B42D00C04FC964FF
+    (its documentation's example: the first three groups little-endian). pymssql reads those
+    bytes as ``uuid.UUID(bytes_le=...)``; the lake holds the bytes of the text, which Parquet's
+    UUID and DuckDB print back as SQL Server prints the GUID."""
+    stored = bytes.fromhex("FF19966F868B11D0B42D00C04FC964FF")  # CAST(guid AS binary(16))
+    from_pymssql = uuid.UUID(bytes_le=stored)
+    column = SourceColumn("row_guid", "uniqueidentifier")
+    batch = rows_to_batch([(from_pymssql,), ("6F9619FF-8B86-D011-B42D-00C04FC964FF",), (None,)],
+                          schema_of([Column(column, mssql_types.arrow_type(column))]))  # fmt: skip
+    array = batch.column(0)
+    assert array.type == pa.uuid()
+    assert array.storage.to_pylist()[:2] == [bytes.fromhex("6F9619FF8B86D011B42D00C04FC964FF")] * 2
+    assert [str(v).upper() for v in array.to_pylist()[:2]] == ["6F9619FF-8B86-D011-B42D-00C04FC964FF"] * 2
+    # raw bytes have no one order (SQL Server's or the text's): refused, not guessed
+    with pytest.raises(DataError, match=r"column 'row_guid'.*not from bytes of a driver's order"):
+        rows_to_batch([(stored,)], batch.schema)
+
+
 def test_type_mapping_error_is_permanent() -> None:
     assert TypeMappingError.permanent
 
@@ -185,8 +204,8 @@ VALUES: list[tuple[str, int | None, int | None, list[Any], list[Any]]] = [
     ("ntext", None, None, ["ünï", None], ["ünï", None]),
     ("xml", None, None, ['<a b="1"/>', None], ['<a b="1"/>', None]),
     ("sysname", None, None, ["dbo", None], ["dbo", None]),
-    # canonical lower-case text (SQL Server prints upper case; both are the same GUID)
-    ("uniqueidentifier", None, None, [GUID, None], ["6f9619ff-8b86-d011-b42d-00c04fc964ff", None]),
+    # arrow.uuid: the GUID SQL Server prints 6F9619FF-8B86-D011-B42D-00C04FC964FF, in its text's order
+    ("uniqueidentifier", None, None, [GUID, None], [GUID, None]),
     (
         "date",
         None,
@@ -356,7 +375,7 @@ def test_describe_from_information_schema() -> None:
         ("SALES_DATE", pa.timestamp("ms"), False),
         ("AMOUNT", pa.decimal128(15, 2), True),
         ("FEE", pa.decimal128(19, 4), True),
-        ("ROW_GUID", pa.string(), True),
+        ("ROW_GUID", pa.uuid(), True),
         ("AT", pa.timestamp("us", tz="UTC"), True),
     ]
     sql, params = connection.executed[0]

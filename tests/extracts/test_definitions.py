@@ -4,17 +4,24 @@ values, and the DAG as Airflow's DagBag loads it."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import decimal
+import io
+import json
 import textwrap
+import uuid
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tributary.config import PROJECT_ROOT
 from tributary.dialects import DUCKDB, MSSQL, POSTGRES
+from tributary.dialects.postgres_text import parse_interval
 from tributary.errors import ConfigError, DataError
 from tributary.extracts.config import FileSpec
 from tributary.extracts.file_names import file_name
@@ -262,6 +269,51 @@ def test_values_are_written_as_their_exact_text(tmp_path) -> None:
     ).splitlines()[1:] == ['02/01/2025,"a,b"', '02/01/2025,""', "\\N,\\N"]
     with pytest.raises(DataError, match=r"column 'text'.*'a,b'.*quoting is 'none'"):
         _csv(tmp_path, table.select(["text"]), quoting="none")
+
+
+def _natives() -> pa.Table:
+    ids = [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), None]
+    return pa.table({
+        "u": pa.array(ids, pa.uuid()),
+        "doc": pa.array(['{"a": [1.50, null], "é": "x,y"}', None], pa.json_()),
+        "waited": pa.array(
+            [pa.MonthDayNano([14, -3, 14_706_000_007_000]), None], pa.month_day_nano_interval()
+        ),
+        "ints": pa.array([[1, None, -3], None], pa.list_(pa.int32())),
+        "texts": pa.array([['a "q"', None, "é"], []], pa.list_(pa.string())),
+        "amounts": pa.array([[decimal.Decimal("-1.50")], [None]], pa.list_(pa.decimal128(19, 2))),
+        "mood": pa.array(["happy", None], pa.dictionary(pa.int32(), pa.string())),
+    })  # fmt: skip
+
+
+def test_native_types_are_written_as_documented_text(tmp_path) -> None:
+    """UUIDs canonical, JSON as its text, intervals in PostgreSQL's ISO 8601, lists as JSON."""
+    rows = list(csv.reader(io.StringIO(_csv(tmp_path, _natives()))))
+    assert rows == [
+        ["u", "doc", "waited", "ints", "texts", "amounts", "mood"],
+        ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", '{"a": [1.50, null], "é": "x,y"}', "P1Y2M-3DT4H5M6.000007S",
+         "[1, null, -3]", '["a \\"q\\"", null, "é"]', "[-1.50]", "happy"],
+        ["", "", "", "", "[]", "[null]", ""],
+    ]  # fmt: skip
+    assert json.loads(rows[1][4]) == ['a "q"', None, "é"]
+    assert parse_interval(rows[1][2]) == pa.MonthDayNano([14, -3, 14_706_000_007_000])
+
+
+def test_native_types_keep_their_types_in_a_parquet_extract(tmp_path) -> None:
+    path = tmp_path / "f.parquet"
+    table = _natives()
+    write_file(table.schema, table.to_batches(), FileSpec.model_validate({"format": "parquet"}), path)
+    back = pq.read_table(path)
+    assert back.schema.field("u").type == pa.uuid() and back.schema.field("doc").type == pa.json_()
+    assert back.select(["u", "doc", "ints", "texts", "amounts", "mood"]) == table.select(
+        ["u", "doc", "ints", "texts", "amounts", "mood"]
+    )
+    assert back.column("waited").to_pylist() == [
+        {"months": 14, "days": -3, "nanoseconds": 14_706_000_007_000},
+        None,
+    ]
+    typed = duckdb.sql(f"SELECT typeof(u), typeof(doc), typeof(ints) FROM '{path}' LIMIT 1").fetchall()
+    assert typed == [("UUID", "JSON", "INTEGER[]")]
 
 
 def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflow_db) -> None:

@@ -9,6 +9,7 @@ import datetime as dt
 import decimal
 import gzip
 import io
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,9 @@ import pytest
 
 from tests.extracts.conftest import PG_DATABASE, day
 from tributary.extracts.dag import build_extracts_dag
-from tributary.extracts.loader import load_extracts
+from tributary.extracts.loader import load_extracts, load_extracts_file
+from tributary.extracts.sources import database_rows
+from tributary.windows import Window
 
 pytestmark = pytest.mark.airflow
 
@@ -290,3 +293,36 @@ def test_an_unknown_group_fails_the_run_naming_the_groups(extracts_dag) -> None:
     run = dag.test(logical_date=day(6), run_conf={"execution_group": "finanse"})
     assert str(run.state) == "failed"
     assert _states(run)["list_extracts"] == "failed"
+
+
+@pytest.mark.parametrize("object_type", ["view", "query"])
+def test_a_postgres_source_of_native_types_reads_as_the_lake_reads_it(
+    pg_source, pg_conn, definitions, object_type
+) -> None:
+    """A view goes through the lake's reader; a query through psycopg's description of its
+    result: both give uuid, jsonb, interval and money their native types and exact values."""
+    pg_source.psql(
+        "CREATE OR REPLACE VIEW natives AS SELECT 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid AS u, "
+        """'{"z": 1, "a": [1.50]}'::jsonb AS doc, interval '1 year -3 days 00:00:00.000007' AS waited, """
+        "'-1234.56'::money AS price",
+        database=PG_DATABASE,
+    )
+    source = (
+        "{conn_id: extract_pg, object_type: view, name: natives}"
+        if object_type == "view"
+        else "{conn_id: extract_pg, object_type: query, query_file: q.sql}"
+    )
+    folder = definitions(
+        f"extracts:\n  - name: n\n    source: {source}\n    file: {{format: csv}}\n    target: {{url: o}}\n",
+        {"q.sql": "SELECT * FROM natives"},
+    )
+    (extract,) = load_extracts_file(folder / "extracts.yaml")
+    with database_rows(pg_conn, extract, Window(day(1), day(2))) as rows:
+        table = pa.Table.from_batches(list(rows.batches), schema=rows.schema)
+    assert [f.type for f in table.schema] == [
+        pa.uuid(), pa.json_(), pa.month_day_nano_interval(), pa.decimal128(19, 2)
+    ]  # fmt: skip
+    assert table.to_pylist() == [{
+        "u": uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "doc": '{"a": [1.50], "z": 1}',
+        "waited": pa.MonthDayNano([12, -3, 7000]), "price": decimal.Decimal("-1234.56"),
+    }]  # fmt: skip

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from tributary.changes import pgoutput
 from tributary.changes.shape import POSTGRES_POSITION, Op, change_schema
-from tributary.dialects import POSTGRES
+from tributary.dialects import POSTGRES, postgres_text
 from tributary.dialects.columns import Column, schema_of
 from tributary.errors import DataError, SourceError
 from tributary.sql import render
@@ -286,19 +286,12 @@ def advance(connection: Any, cdc: CdcPlan) -> None:
 
 
 def _cast(values: list[Any], column: Column, label: str) -> pa.Array:
-    """Texts pgoutput printed (session settings of ``cdc_session.sql``) as the column's type."""
+    """Texts pgoutput printed (session settings of ``cdc_session.sql``) as the column's type:
+    the parser of the snapshot's server-side cursor (``postgres_text``)."""
     kind = column.arrow_type
     try:
-        if pa.types.is_boolean(kind):
-            return pa.array([None if v is None else v == "t" for v in values], kind)
-        if pa.types.is_binary(kind):
-            return pa.array([None if v is None else bytes.fromhex(v[2:]) for v in values], kind)
-        if pa.types.is_time(kind):
-            return pa.array([None if v is None else dt.time.fromisoformat(v) for v in values], kind)
-        if pa.types.is_string(kind) and column.source.data_type == "character":
-            values = [None if v is None else v.rstrip(" ") for v in values]  # as the snapshot: no padding
-        return pa.array(values, pa.string()).cast(kind)
-    except (pa.ArrowInvalid, ValueError) as exc:
+        return postgres_text.to_array(values, kind, column.source)
+    except (pa.ArrowInvalid, ValueError, ArithmeticError) as exc:
         raise DataError(
             f"{label}: column {column.name!r} holds a value the log prints as text that does not "
             f"convert to {kind} ({exc}); values such as infinity or NaN cannot be written as "

@@ -20,6 +20,8 @@ class SourceColumn:
     precision: int | None = None
     scale: int | None = None
     nullable: bool = True
+    # a one-dimensional array's element (PostgreSQL), as the catalog describes it
+    element: SourceColumn | None = None
 
 
 @dataclass(frozen=True)

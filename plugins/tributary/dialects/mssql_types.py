@@ -3,7 +3,8 @@
 The table the replaced scripts used (seed 002): int -> int32, bigint -> int64, (n)varchar ->
 string, decimal(p,s) -> decimal128(p,s), date -> date32, datetime -> timestamp[ms],
 datetime2 -> timestamp[us], bit -> bool, money -> decimal128(19,4); completed here for every
-other type a point-of-sale schema uses.
+other type a point-of-sale schema uses, and ``uniqueidentifier`` -> ``arrow.uuid`` (Parquet UUID)
+in the canonical byte order of its text, not the mixed-endian order SQL Server stores.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ TYPES: dict[str, pa.DataType] = {
     "ntext": pa.string(),
     "xml": pa.string(),
     "sysname": pa.string(),
-    "uniqueidentifier": pa.string(),
+    # pymssql reads SQL Server's mixed-endian bytes as uuid.UUID(bytes_le=...): the canonical UUID
+    "uniqueidentifier": pa.uuid(),
     "date": pa.date32(),
     "datetime": pa.timestamp("ms"),
     "smalldatetime": pa.timestamp("s"),

@@ -1,13 +1,20 @@
 """PostgreSQL types (``information_schema.columns.data_type``) to Arrow types.
 
 Exact by construction: ``numeric(p,s)`` keeps its precision and scale, ``timestamp`` stays
-naive, ``timestamptz`` becomes UTC instants, integers keep their width and their NULLs.
-Types without an exact Arrow counterpart are written as the text PostgreSQL prints for the value:
-``numeric`` without a declared precision, arrays, ``interval``, ``json``, ``inet``, enums, …
-``character(n)`` is written without its padding, as PostgreSQL itself casts it to text.
+naive, ``timestamptz`` becomes UTC instants, integers keep their width and their NULLs. Types
+with a standard Arrow and Parquet counterpart are written as it: ``uuid`` as ``arrow.uuid``
+(Parquet UUID), ``json``/``jsonb`` as ``arrow.json`` (Parquet JSON), one-dimensional arrays as
+lists of the element's type, ``interval`` as ``month_day_nano_interval``, enums as
+dictionary-encoded strings, ``money`` as ``decimal128(19,2)`` (its count of hundredths, whatever
+the server's ``lc_monetary``). Types without one are written as the text PostgreSQL prints for
+the value: ``numeric`` without a declared precision, arrays declared with two or more
+dimensions, ``inet``, ``xml``, extension types, … ``character(n)`` is written without its
+padding, as PostgreSQL itself casts it to text.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pyarrow as pa
 
@@ -26,17 +33,18 @@ TYPES: dict[str, pa.DataType] = {
     "character": pa.string(),
     "name": pa.string(),
     "citext": pa.string(),  # the catalog lists extension types as "USER-DEFINED"; kept for clarity
-    "uuid": pa.string(),
-    "json": pa.string(),
-    "jsonb": pa.string(),
+    "uuid": pa.uuid(),
+    "json": pa.json_(),
+    "jsonb": pa.json_(),
     "xml": pa.string(),
     "inet": pa.string(),
     "cidr": pa.string(),
     "macaddr": pa.string(),
-    "money": pa.string(),  # locale-formatted by the server; cast to numeric in a view to get a decimal
-    "interval": pa.string(),
-    "user-defined": pa.string(),  # enums, extension types such as citext
-    "array": pa.string(),  # PostgreSQL's array literal: {1,NULL,3}
+    "money": pa.decimal128(19, 2),  # an int64 of hundredths, read in lc_monetary C
+    "interval": pa.month_day_nano_interval(),
+    "enum": pa.dictionary(pa.int32(), pa.string()),  # columns.sql names enums "enum"
+    "user-defined": pa.string(),  # extension types such as citext
+    "array": pa.string(),  # declared with 2+ dimensions: PostgreSQL's array literal {{1,2},{3,4}}
     "bytea": pa.binary(),
     "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"),
@@ -44,11 +52,12 @@ TYPES: dict[str, pa.DataType] = {
     "time without time zone": pa.time64("us"),
 }
 
-# string-typed columns psycopg2 would hand over as Python objects whose str() is not what the
-# database holds (a dict for jsonb, a list for an array, a timedelta for interval, a Decimal's
+# columns psycopg2 would hand over as Python objects whose str() is not what the database holds
+# (a dict for jsonb, a list for an array, a timedelta for interval -- months lost --, a Decimal's
 # exponent form); and character(n), whose padding PostgreSQL's cast to text (and DuckDB) drops.
-# The other string types come as their output text already: inet's text() would add a netmask.
-_CAST_TO_TEXT = frozenset({"json", "jsonb", "interval", "array", "numeric", "character"})
+# They are read as text and parsed by ``postgres_text``. The other string types come as their
+# output text already: inet's text() would add a netmask.
+_CAST_TO_TEXT = frozenset({"json", "jsonb", "interval", "array", "numeric", "character", "money"})
 
 
 def decimal_digits(column: SourceColumn) -> tuple[int, int] | None:
@@ -70,7 +79,11 @@ def decimal_digits(column: SourceColumn) -> tuple[int, int] | None:
 
 
 def arrow_type(column: SourceColumn) -> pa.DataType:
+    """The Arrow type of a catalog column; an array with an ``element`` (one dimension declared)
+    is a list of the element's type."""
     name = column.data_type.lower()
+    if name == "array" and column.element is not None:
+        return pa.list_(arrow_type(column.element))
     if name == "numeric":
         digits = decimal_digits(column)
         return decimal_type(*digits) if digits else pa.string()
@@ -82,6 +95,28 @@ def arrow_type(column: SourceColumn) -> pa.DataType:
     )
 
 
+def with_element(column: SourceColumn, element: tuple[object, ...]) -> SourceColumn:
+    """``column`` with the element its catalog row gives (``columns.sql``: the element's type,
+    precision and scale, for an array declared with at most one dimension)."""
+    if not element or element[0] is None:
+        return column
+    name, precision, scale = element
+    if isinstance(scale, int) and scale > 1023:  # a negative scale, as in columns.sql
+        scale -= 2048
+    return dataclasses.replace(
+        column,
+        element=SourceColumn(
+            f"{column.name}[]",
+            str(name).lower(),
+            int(precision) if isinstance(precision, int) else None,
+            int(scale) if isinstance(scale, int) else None,
+        ),
+    )
+
+
 def read_as_text(column: SourceColumn) -> bool:
     """Whether the column is selected as ``column::text``: PostgreSQL's own text of the value."""
-    return arrow_type(column) == pa.string() and column.data_type.lower() in _CAST_TO_TEXT
+    name = column.data_type.lower()
+    if name == "numeric":
+        return decimal_digits(column) is None  # without an exact decimal: its text
+    return name in _CAST_TO_TEXT

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tributary.config import Mode, TableConfig
-from tributary.dialects import DUCKDB, MSSQL, POSTGRES, Dialect, mssql_types, postgres_types
+from tributary.dialects import DUCKDB, MSSQL, POSTGRES, Dialect, mssql_types, postgres_text, postgres_types
 from tributary.dialects.columns import Column, SourceColumn, schema_of
 from tributary.errors import TributaryError
 from tributary.extracts.config import Extract, ObjectType
@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 _CURSOR = "tributary_extract"
 # PostgreSQL types psycopg2 would turn into Python objects without an exact text (json as a
 # dict, interval as a timedelta): read as the server's text instead
-_PG_TEXT_OIDS = (114, 3802, 1186)
-_PG_TEXT_TYPES = ("json", "jsonb", "interval")
+_PG_TEXT_OIDS = (114, 3802, 1186, 790)
+_PG_TEXT_TYPES = ("json", "jsonb", "interval", "money")
+# fetched as text, then parsed into their Arrow types as the lake's reader parses them
+_PG_PARSED = frozenset({"interval", "money"})
 
 
 class ExtractSourceError(TributaryError):
@@ -256,11 +258,29 @@ def database_rows(conn_id: str, extract: Extract, window: Window) -> Iterator[Ro
 
 
 def _fetch(
-    cursor: Any, schema: pa.Schema, batch_size: int, first: list[Any], *, padded: tuple[str, ...] = ()
+    cursor: Any,
+    schema: pa.Schema,
+    batch_size: int,
+    first: list[Any],
+    *,
+    padded: tuple[str, ...] = (),
+    texts: dict[str, Column] | None = None,
 ) -> Iterator[pa.RecordBatch]:
+    """Batches of ``schema``; ``texts`` are PostgreSQL columns fetched as their text (interval,
+    money), parsed as the lake's reader parses them."""
+    texts = texts or {}
+    read = pa.schema([f.with_type(pa.string()) if f.name in texts else f for f in schema])
     rows = first or cursor.fetchmany(batch_size)
     while rows:
-        batch = rows_to_batch(rows, schema)
+        batch = rows_to_batch(rows, read)
+        if texts:
+            arrays = [
+                postgres_text.to_array(col.to_pylist(), f.type, texts[f.name].source)
+                if f.name in texts
+                else col
+                for f, col in zip(schema, batch.columns, strict=True)
+            ]
+            batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
         if padded:  # character(n): without its padding, as PostgreSQL's cast to text
             arrays = [
                 pc.utf8_rtrim(col, characters=" ") if field.name in padded else col
@@ -328,8 +348,9 @@ def _postgres_rows(reader: Any, cursor: Any, sql: str, params: dict[str, Any], b
         )
         columns.append(Column(source, postgres_types.arrow_type(source)))
     padded = tuple(c.name for c in columns if c.source.data_type == "character")
+    texts = {c.name: c for c in columns if c.source.data_type in _PG_PARSED}
     schema = schema_of(columns)
-    return Rows(schema, _fetch(cursor, schema, batch_size, first, padded=padded))
+    return Rows(schema, _fetch(cursor, schema, batch_size, first, padded=padded, texts=texts))
 
 
 def _mssql_schema(reader: Any, template: str, context: dict[str, Any], params: dict[str, Any]) -> pa.Schema:

@@ -1,14 +1,18 @@
 """Arrow record batches into one CSV, TSV or Parquet file on local disk, streamed a batch at a time.
 
 Parquet keeps each column's Arrow type: decimals stay ``decimal(p,s)``, timestamps keep their
-unit and time zone. CSV and TSV write each value's exact text, column by column with Arrow's
-compute functions:
+unit and time zone, UUIDs and JSON keep their logical types, lists stay lists; an interval, which
+Parquet cannot hold exactly, is written as the lake writes it (``tributary.parquet_types``). CSV
+and TSV write each value's exact text, column by column with Arrow's compute functions:
 
 * decimals in plain notation with their scale (``12.30``, ``0.0000001``, never ``1E-7``);
 * dates ``YYYY-MM-DD``; timestamps ``YYYY-MM-DD HH:MM:SS`` with the column's fraction of a second
   when any value of the batch has one, UTC instants with ``+00:00``; both overridable with a
   strftime format;
 * floats in their shortest exact form, booleans ``true``/``false``, binary as hex;
+* UUIDs in their canonical text (``a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11``), JSON as its text,
+  intervals in ISO 8601 as PostgreSQL prints them (``P1Y2M-3DT4H5M6.000007S``), lists as JSON
+  arrays of their elements' texts (numbers and booleans bare, ``[1, null, 3]``, ``["a", "b"]``);
 * NULL as ``null_value`` (nothing by default) and never quoted, so that with the default quoting
   an empty text (``""``) and a NULL stay apart, as in PostgreSQL's CSV.
 
@@ -30,8 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tributary.dialects.postgres_text import format_interval
 from tributary.errors import DataError
 from tributary.extracts.config import ExtractFormat, FileSpec, Quoting
+from tributary.parquet_types import stored_batch, stored_schema
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,11 @@ def _write_parquet(
     on_batch: Callable[[int], None] | None,
 ) -> int:
     rows = 0
-    with pq.ParquetWriter(str(path), schema, compression=spec.codec or "none") as writer:
+    stored = stored_schema(schema)
+    with pq.ParquetWriter(str(path), stored, compression=spec.codec or "none") as writer:
         for batch in batches:
             if batch.num_rows:
-                writer.write_batch(batch)
+                writer.write_batch(stored_batch(batch, stored))
             rows += batch.num_rows
             if on_batch:
                 on_batch(rows)
@@ -154,6 +161,9 @@ def format_column(array: pa.Array, spec: FileSpec) -> pa.Array:
     kind = array.type
     if pa.types.is_dictionary(kind):
         return format_column(array.dictionary_decode(), spec)
+    native = _native_text(array, spec)
+    if native is not None:
+        return native
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return array.cast(pa.string())
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
@@ -172,6 +182,47 @@ def format_column(array: pa.Array, spec: FileSpec) -> pa.Array:
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return pa.array([None if v is None else v.hex() for v in array.to_pylist()], pa.string())
     return pa.array([None if v is None else _json(v) for v in array.to_pylist()], pa.string())
+
+
+def _native_text(array: pa.Array, spec: FileSpec) -> pa.Array | None:
+    """The text of a UUID, JSON, interval or list column; None for other types."""
+    kind = array.type
+    if isinstance(kind, pa.UuidType):
+        return pa.array([None if v is None else str(v) for v in array.to_pylist()], pa.string())
+    if isinstance(kind, pa.JsonType):
+        return array.storage.cast(pa.string())
+    if pa.types.is_interval(kind):
+        return pa.array([None if v is None else format_interval(v) for v in array.to_pylist()], pa.string())
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _lists(array, spec)
+    return None
+
+
+def _lists(array: pa.Array, spec: FileSpec) -> pa.Array:
+    """Each list as a JSON array of its elements' texts: numbers and booleans bare, others quoted."""
+    value_type = array.type.value_type
+    bare = (
+        pa.types.is_integer(value_type) or pa.types.is_floating(value_type) or pa.types.is_decimal(value_type)
+    )
+    bare = bare or pa.types.is_boolean(value_type)
+    texts = format_column(array.flatten(), spec).to_pylist()
+    out: list[str | None] = []
+    at = 0
+    for items in array.to_pylist():
+        if items is None:
+            out.append(None)
+            continue
+        shown = [
+            "null"
+            if t is None
+            else t
+            if bare or pa.types.is_list(value_type)
+            else json.dumps(t, ensure_ascii=False)
+            for t in texts[at : at + len(items)]
+        ]
+        at += len(items)
+        out.append("[" + ", ".join(shown) + "]")
+    return pa.array(out, pa.string())
 
 
 def _timestamps(array: pa.Array, spec: FileSpec) -> pa.Array:

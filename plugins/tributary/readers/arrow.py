@@ -196,6 +196,18 @@ def _string(value: Any, target: pa.DataType) -> str:
     raise _Unreadable("no exact text form")
 
 
+def _uuid(value: Any, target: pa.DataType) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise _Unreadable("not a UUID") from None
+    # 16 bytes have no one order: SQL Server keeps a GUID's first three groups little-endian
+    raise _Unreadable("a UUID is read from a uuid.UUID or its text, not from bytes of a driver's order")
+
+
 def _binary(value: Any, target: pa.DataType) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -228,7 +240,11 @@ def _kind(target: pa.DataType) -> tuple[tuple[type, ...], _Converter | None]:
         return (dt.datetime,), _timestamp
     if pa.types.is_time(target):
         return (dt.time,), _time
-    if pa.types.is_string(target) or pa.types.is_large_string(target):
+    if isinstance(target, pa.UuidType):
+        return (uuid.UUID,), _uuid
+    if pa.types.is_string(target) or pa.types.is_large_string(target) or isinstance(target, pa.JsonType):
+        return (str,), _string
+    if pa.types.is_dictionary(target) and pa.types.is_string(target.value_type):  # enums
         return (str,), _string
     if pa.types.is_binary(target) or pa.types.is_large_binary(target):
         return (bytes, bytearray, memoryview), _binary  # psycopg2 hands bytea over as memoryview

@@ -168,18 +168,22 @@ class SourceReader:
         """The table's rows for ``window`` as record batches of ``table.batch_size`` rows."""
         context, params = self._context(table, columns, window)
         sql = render(self.dialect, "select", **context)
-        return self._streamed(sql, params, schema_of(columns), table.batch_size)
+        return self._streamed(sql, params, columns, table.batch_size)
 
     def _streamed(
-        self, sql: str, params: Mapping[str, Any], schema: pa.Schema, batch_size: int
+        self, sql: str, params: Mapping[str, Any], columns: list[Column], batch_size: int
     ) -> Iterator[pa.RecordBatch]:
         cursor = self.cursor_for_streaming()
         try:
             cursor.execute(sql, dict(params))
             while rows := cursor.fetchmany(batch_size):
-                yield rows_to_batch(rows, schema)
+                yield self.rows_to_batch(rows, columns)
         finally:
             cursor.close()
+
+    def rows_to_batch(self, rows: list[tuple[Any, ...]], columns: list[Column]) -> pa.RecordBatch:
+        """The driver's rows as a batch of the columns' Arrow types (exact, or ``DataError``)."""
+        return rows_to_batch(rows, schema_of(columns))
 
     # -- keys (deletes: detect_by_keys) --------------------------------------------------------
 
@@ -202,7 +206,7 @@ class SourceReader:
         alone."""
         context, _ = self._context(table, columns, None)
         sql = render(self.dialect, "select_keys", **context)
-        return self._streamed(sql, {}, schema_of(columns), table.batch_size)
+        return self._streamed(sql, {}, columns, table.batch_size)
 
     def write_parts(
         self,

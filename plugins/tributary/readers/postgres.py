@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from tributary.audit import AUDIT_FIELDS, Audit, with_audit_schema
 from tributary.config import Mode, TableConfig
-from tributary.dialects import DUCKDB, POSTGRES, postgres_types
-from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
+from tributary.dialects import DUCKDB, POSTGRES, postgres_text, postgres_types
+from tributary.dialects.columns import MAX_DECIMAL128, Column, SourceColumn, schema_of
 from tributary.drift import DriftPlan
 from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
@@ -36,15 +36,23 @@ from tributary.windows import Window
 log = logging.getLogger(__name__)
 
 # catalog types DuckDB's scanner returns exactly as the type map wants them. Not here: ``time``
-# (the scanner reads 24:00:00 as 00:00:00) and every type read as text.
+# (the scanner reads 24:00:00 as 00:00:00), ``money`` (the scanner reads the locale's text) and
+# every type read as text.
 _SCANNER_EXACT = {
     "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
     "character varying", "character", "name", "uuid", "json", "jsonb", "bytea", "date",
-    "timestamp without time zone", "timestamp with time zone",
+    "timestamp without time zone", "timestamp with time zone", "interval", "enum",
+}  # fmt: skip
+# the element types of one-dimensional arrays the scanner reads as the lists the type map wants
+_SCANNER_ELEMENTS = {
+    "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
+    "character varying", "date", "timestamp without time zone", "timestamp with time zone",
 }  # fmt: skip
 _ALIAS = "src"
-# read by the scanner as DuckDB types that Parquet would carry as their own logical types
-_CAST_TO_VARCHAR = {"uuid", "json", "jsonb"}
+# DuckDB hands these over as text; pyarrow casts the text to arrow.json
+_CAST_TO_VARCHAR = {"json", "jsonb"}
+# DuckDB hands a UUID over as text; as a BLOB it is the 16 bytes of arrow.uuid, in order
+_CAST_TO_BLOB = {"uuid"}
 _DUCKDB_AUDIT_TYPES = {
     "_batch_id": "VARCHAR",
     "_ingestion_time": "TIMESTAMPTZ",
@@ -120,6 +128,11 @@ def _slices(params: dict[str, Any], window: Window | None, count: int) -> list[d
 
 def _scanner_exact(column: Column) -> bool:
     source = column.source
+    if source.data_type == "array":
+        element = source.element
+        if element is None or element.data_type == "numeric":
+            return element is not None and _scanner_exact(Column(element, pa.null()))
+        return element.data_type in _SCANNER_ELEMENTS
     if source.data_type == "numeric":
         # DuckDB's decimals hold 38 digits; a wider numeric would come back as a double
         precision, scale = source.precision or 0, source.scale or 0
@@ -173,6 +186,9 @@ class PostgresReader(SourceReader):
         super().__init__(connection, conn_id=conn_id, connect=connect)
         self.libpq = dict(libpq or {})
 
+    def source_column(self, row: tuple[Any, ...]) -> SourceColumn:
+        return postgres_types.with_element(super().source_column(row[:5]), row[5:8])
+
     def scanner_can_read(self, columns: list[Column]) -> bool:
         """Whether DuckDB's scanner reads these columns, exactly as the type map wants them."""
         return bool(self.libpq) and all(_scanner_exact(c) for c in columns)
@@ -216,27 +232,36 @@ class PostgresReader(SourceReader):
         return context, params
 
     def count(self, table: TableConfig, columns: list[Column], window: Window | None) -> int:
-        """The window's row count; refuses a window whose decimals the scanner would misread.
+        """The window's row count; refuses a window whose decimals or intervals the scanner
+        would misread.
 
-        The scanner reads a ``numeric(p,s)`` NaN as 0 (the psycopg2 path fails on it instead).
-        Verify counts the same window before anything is committed, so the check adds no
-        query of its own.
+        The scanner reads a ``numeric(p,s)`` NaN as 0 (the psycopg2 path fails on it instead),
+        and wraps an interval's time part past the ±2^63 nanoseconds of Arrow's
+        ``month_day_nano_interval`` (the psycopg2 path fails on it). Verify counts the same window
+        before anything is committed, so the checks add no query of their own.
         """
         context, params = self._context(table, columns, window)
-        nan_columns = (
-            [c.name for c in columns if pa.types.is_decimal(c.arrow_type)]
-            if self.scanner_can_read(columns)
-            else []
-        )
-        rows = self.fetch_all(render(POSTGRES, "count", nan_columns=nan_columns, **context), params)
-        total, *nans = rows[0]
-        with_nan = {name: int(n) for name, n in zip(nan_columns, nans, strict=True) if n}
+        scanned = self.scanner_can_read(columns)
+        nan_columns = [c.name for c in columns if scanned and pa.types.is_decimal(c.arrow_type)]
+        interval_columns = [c.name for c in columns if scanned and pa.types.is_interval(c.arrow_type)]
+        sql = render(POSTGRES, "count", nan_columns=nan_columns, interval_columns=interval_columns, **context)
+        total, *found = self.fetch_all(sql, params)[0]
+        checked = [(name, "NaN") for name in nan_columns] + [(name, "long") for name in interval_columns]
+        bad = {name: (kind, int(n)) for (name, kind), n in zip(checked, found, strict=True) if n}
+        with_nan = {name: n for name, (kind, n) in bad.items() if kind == "NaN"}
         if with_nan:
             raise TypeMappingError(
                 f"table {context['schema']}.{table.name}: columns {sorted(with_nan)} hold NaN in "
                 f"{sum(with_nan.values())} row(s) of this window, which a decimal cannot hold; "
                 "replace NaN in the source, or read the column as text (numeric without a precision) "
                 "through a view"
+            )
+        if bad:
+            raise TypeMappingError(
+                f"table {context['schema']}.{table.name}: columns {sorted(bad)} hold intervals whose "
+                f"hours, minutes and seconds exceed 2562047 hours in {sum(n for _, n in bad.values())} "
+                "row(s) of this window, which Arrow's month_day_nano_interval cannot hold; read the "
+                "column through a view that casts it to text (or justify_hours() it into days)"
             )
         return int(total)
 
@@ -315,6 +340,7 @@ class PostgresReader(SourceReader):
         shape = {
             "columns": context["columns"],
             "varchar_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
+            "blob_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_BLOB],
             "audit_columns": [(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
         }
         statements = [
@@ -386,7 +412,14 @@ class PostgresReader(SourceReader):
 
         context, params = self._context(table, columns, window)
         schema = schema_of(columns)
-        sql = render(DUCKDB, "select_attached", alias=_ALIAS, values=params, **context)
+        sql = render(
+            DUCKDB,
+            "select_audited",
+            select=render(DUCKDB, "select_attached", alias=_ALIAS, values=params, **context),
+            varchar_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
+            blob_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_BLOB],
+            **context,
+        )
         # the catalog session is not needed while DuckDB reads: one session, one pool slot
         self.release()
         con = duckdb_connection()
@@ -446,6 +479,12 @@ class PostgresReader(SourceReader):
             self._end_transaction()
             if autocommit:
                 connection.autocommit = True
+
+    def rows_to_batch(self, rows: list[tuple[Any, ...]], columns: list[Column]) -> pa.RecordBatch:
+        """Rows of the server-side cursor as a batch: the columns read as PostgreSQL's text of a
+        native type (intervals, arrays, json, money) parsed by ``postgres_text``."""
+        texts = [Column(c.source, pa.string()) if postgres_text.is_parsed(c) else c for c in columns]
+        return postgres_text.parse_columns(super().rows_to_batch(rows, texts), columns)
 
     def cursor_for_streaming(self) -> Any:
         # a named cursor is a server-side cursor: each fetchmany(batch_size) is one FETCH
