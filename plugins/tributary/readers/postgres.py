@@ -15,7 +15,7 @@ import datetime as dt
 import itertools
 import logging
 from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tributary.dialects.columns import MAX_DECIMAL128, Column, schema_of
 from tributary.drift import DriftPlan
 from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
+from tributary.prefetch import in_thread, prefetched
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -137,9 +138,10 @@ class _Scan:
     schema: pa.Schema
     batch_size: int
 
-    def batches(self, statement: str) -> Generator[pa.RecordBatch]:
-        """The rows of ``statement`` from a DuckDB of their own, as batches of ``schema``."""
-        con = duckdb_connection()
+    def batches(self, statement: str, con: Any = None) -> Generator[pa.RecordBatch]:
+        """The rows of ``statement`` from a DuckDB of their own (``con``, a new one by default),
+        as batches of ``schema``; the DuckDB is closed at the end."""
+        con = con if con is not None else duckdb_connection()
         try:
             con.execute(self.settings)
             for step in self.attach:
@@ -172,6 +174,26 @@ class PostgresReader(SourceReader):
     ) -> None:
         super().__init__(connection, conn_id=conn_id, connect=connect)
         self.libpq = dict(libpq or {})
+        self._warm: Future[Any] | None = None
+
+    def prepare_read(self) -> None:
+        """Start DuckDB with the postgres scanner loaded in a thread, while the catalog is read:
+        importing DuckDB and loading the extension (its signature checked) take about as long
+        as the catalog queries, and the read that follows would otherwise wait for both."""
+        if self.libpq and self._warm is None:
+            self._warm = in_thread(lambda: duckdb_connection(), name="tributary-duckdb")
+
+    def _duckdb(self) -> Future[Any] | None:
+        """The DuckDB ``prepare_read`` started (the read's first slice takes it), if any."""
+        warm, self._warm = self._warm, None
+        return warm
+
+    def release(self) -> None:
+        super().release()
+        warm = self._duckdb()  # started for a read that did not happen (a psycopg2 read, an error)
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                warm.result().close()
 
     def scanner_can_read(self, columns: list[Column]) -> bool:
         """Whether DuckDB's scanner reads these columns, exactly as the type map wants them."""
@@ -289,9 +311,12 @@ class PostgresReader(SourceReader):
         context, statements = self._audited_selects(table, columns, window, audit)
         label = label or f"{context['schema']}.{table.name}"
         scan = self._scan(table, columns, window, context["schema"], len(statements), label)
+        warm = self._duckdb()
 
         def write(index: int) -> list[PartFile]:
-            with contextlib.closing(scan.batches(statements[index])) as batches:  # closes its DuckDB
+            con = warm.result() if warm is not None and index == 0 else None
+            # DuckDB decodes the next batch while pyarrow encodes this one (both release the GIL)
+            with contextlib.closing(prefetched(scan.batches(statements[index], con))) as batches:
                 return write_files(
                     batches,
                     schema=scan.schema,
@@ -387,9 +412,10 @@ class PostgresReader(SourceReader):
         context, params = self._context(table, columns, window)
         schema = schema_of(columns)
         sql = render(DUCKDB, "select_attached", alias=_ALIAS, values=params, **context)
+        warm = self._duckdb()
         # the catalog session is not needed while DuckDB reads: one session, one pool slot
         self.release()
-        con = duckdb_connection()
+        con = warm.result() if warm is not None else duckdb_connection()
         try:
             try:
                 con.execute(render(DUCKDB, "scanner_settings"))

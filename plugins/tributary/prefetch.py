@@ -1,0 +1,86 @@
+"""Work started ahead in a thread: a value being made (``in_thread``) and the next items of an
+iterator being read while the caller handles the last one (``prefetched``).
+
+Both are for work that releases the GIL (DuckDB reading from the source, pyarrow encoding
+Parquet): on two cores the source's next batch is decoded while the last one is written,
+instead of the one thread doing each in turn.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_END = object()
+
+
+def in_thread(make: Callable[[], T], *, name: str) -> Future[T]:
+    """``make()`` run in a daemon thread of its own; its result (or exception) in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(make())
+        except BaseException as exc:  # handed to whoever takes the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetched(items: Iterator[T], depth: int = 2, *, name: str = "tributary-prefetch") -> Generator[T]:
+    """The items of ``items``, read by a thread at most ``depth`` ahead of the caller.
+
+    An exception of ``items`` is raised here, where the caller reads the item it stopped at.
+    Closing this generator early (the caller failed, or stopped reading) stops the thread and
+    closes ``items`` in it, so that what ``items`` holds open (a DuckDB, a session) is closed.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+            else:
+                put(_END)
+        except BaseException as exc:  # raised in the caller's thread
+            put(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=read, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
