@@ -1,6 +1,6 @@
 """An orchestrated backfill against its floor: 50 tables x 3 monthly windows through a real Airflow.
 
-    python bench/backfill.py [--scale 1.0] [--parallelism 4] [--work bench/work/backfill]
+    python bench/backfill.py [--scale 1.0] [--tables 50] [--parallelism 4] [--work bench/work/backfill]
                              [--skip floor|airflow] [--label NAME] [--keep]
 
 Generates a PostgreSQL source (a throwaway cluster) of 50 tables of the benchmark's point-of-sale
@@ -53,10 +53,11 @@ MEDIUM_ROWS, SMALL_ROWS = 1_000_000, 125_000
 PG_CONF = "shared_buffers = 512MB\nmax_connections = 60\nmax_wal_size = 4GB\n"
 
 
-def table_sizes(scale: float) -> dict[str, int]:
-    """The tables and their rows: ``m01``.. medium, ``s01``.. small."""
-    sizes = {f"m{i:02d}": int(MEDIUM_ROWS * scale) for i in range(1, MEDIUM + 1)}
-    sizes.update({f"s{i:02d}": int(SMALL_ROWS * scale) for i in range(1, SMALL + 1)})
+def table_sizes(scale: float, tables: int = MEDIUM + SMALL) -> dict[str, int]:
+    """The tables and their rows: ``m01``.. medium (a fifth of them), ``s01``.. small."""
+    medium = max(1, tables * MEDIUM // (MEDIUM + SMALL))
+    sizes = {f"m{i:02d}": int(MEDIUM_ROWS * scale) for i in range(1, medium + 1)}
+    sizes.update({f"s{i:02d}": int(SMALL_ROWS * scale) for i in range(1, tables - medium + 1)})
     return sizes
 
 
@@ -69,7 +70,17 @@ def generate(cluster: PgCluster, sizes: dict[str, int]) -> None:
     year_rows = largest * 365 // 90 + 1000
     env = {**os.environ, "PGHOST": cluster.host, "PGPORT": str(cluster.port), "PGUSER": cluster.user}
     subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"rows={year_rows}", "-f", str(HERE / "gen_sales.sql")],
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            f"rows={year_rows}",
+            "-f",
+            str(HERE / "gen_sales.sql"),
+        ],
         env={**env, "PGDATABASE": "postgres"},
         check=True,
         capture_output=True,
@@ -88,7 +99,13 @@ def generate(cluster: PgCluster, sizes: dict[str, int]) -> None:
 
 
 def table_config(name: str) -> dict[str, Any]:
-    return {"name": name, "schema": "public", "mode": "window", "date_column": "sales_date", "primary_key": ["id"]}
+    return {
+        "name": name,
+        "schema": "public",
+        "mode": "window",
+        "date_column": "sales_date",
+        "primary_key": ["id"],
+    }
 
 
 # -- the floor: Tributary's functions in one process ------------------------------------------
@@ -107,7 +124,9 @@ def floor(cluster: PgCluster, sizes: dict[str, int], lake: Path, parallelism: in
         name, month = job
         started = time.perf_counter()
         table = TableConfig.model_validate(table_config(name))
-        window: Window = window_containing(dt.datetime.fromisoformat(month).replace(tzinfo=dt.UTC), Schedule.monthly)
+        window: Window = window_containing(
+            dt.datetime.fromisoformat(month).replace(tzinfo=dt.UTC), Schedule.monthly
+        )
         place = {"source": SOURCE, "schedule": Schedule.monthly, "window": window, "lake_root": lake}
         for step in ("extract", "verify"):
             reader = PostgresReader(conn_id="bk", connect=lambda: psycopg2.connect(**params), libpq=params)
@@ -143,7 +162,9 @@ def write_pipeline(folder: Path, sizes: dict[str, int], lake: Path) -> None:
 
 
 def metadata(stack: Any, sql: str) -> list[tuple[Any, ...]]:
-    with psycopg2.connect(host="127.0.0.1", port=stack.database.port, user="postgres", dbname="airflow") as conn:
+    with psycopg2.connect(
+        host="127.0.0.1", port=stack.database.port, user="postgres", dbname="airflow"
+    ) as conn:
         with conn.cursor() as cur:
             cur.execute(sql, {"dag": DAG_ID})
             rows = cur.fetchall()
@@ -168,14 +189,21 @@ def orchestrated(cluster: PgCluster, sizes: dict[str, int], work: Path, parallel
     for folder in (home, pipelines):
         folder.mkdir(parents=True, exist_ok=True)
     write_pipeline(pipelines, sizes, lake)
-    settings = Settings(pools={f"source_{SOURCE}": {"slots": 4, "description": "bench", "include_deferred": False}})
+    settings = Settings(
+        pools={f"source_{SOURCE}": {"slots": 4, "description": "bench", "include_deferred": False}}
+    )
     env = {
         "TRIBUTARY_PIPELINES_DIR": str(pipelines),
         "AIRFLOW_CONN_BK_PG": cluster.connection_json(),
     }
     config = {"core.parallelism": str(parallelism), "core.max_active_tasks_per_dag": "64"}
     with running(home, settings=settings, env=env, config=config) as stack:
-        wait(lambda: metadata(stack, "SELECT 1 FROM dag WHERE dag_id = %(dag)s"), "the DAG to be parsed", 300, 2)
+        wait(
+            lambda: metadata(stack, "SELECT 1 FROM dag WHERE dag_id = %(dag)s"),
+            "the DAG to be parsed",
+            300,
+            2,
+        )
         stack.airflow("dags", "unpause", DAG_ID)
         started = dt.datetime.now(dt.UTC)
         stack.airflow(
@@ -190,26 +218,45 @@ def orchestrated(cluster: PgCluster, sizes: dict[str, int], work: Path, parallel
             "FROM task_instance WHERE dag_id = %(dag)s ORDER BY start_date",
         )
         runs = metadata(stack, "SELECT run_id, state FROM dag_run WHERE dag_id = %(dag)s")
-    return summarize(tis, runs, started, home / "logs")
+    result = summarize(tis, runs, started, home / "logs")
+    result["task_instance_rows"] = [[str(v) for v in t] for t in tis]
+    return result
 
 
 def own_work(logs: Path, task: tuple[Any, ...]) -> float | None:
-    """Seconds between the first and the last log line of the ``tributary`` loggers in the
-    task's log: its operator's own work (None if the log is not found)."""
+    """Seconds of the operator's ``execute`` from the task's log: from the end of the task
+    runner's "Pre Execute" group (the DAG file parsed, the context made) to the start of its
+    "Post Execute" group (None if the log is not found)."""
     task_id, run_id, *_, try_number = task
-    found = list(logs.glob(f"dag_id={DAG_ID}/run_id={run_id}/task_id={task_id}/attempt={try_number}.log"))
-    if not found:
+    path = logs / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={try_number}.log"
+    if not path.exists():
         return None
-    stamps = []
-    for line in found[0].read_text(errors="replace").splitlines():
-        with_json = line.startswith("{")
-        record = json.loads(line) if with_json else {}
-        if str(record.get("logger", "")).startswith("tributary") and record.get("timestamp"):
-            stamps.append(dt.datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")))
-    return (max(stamps) - min(stamps)).total_seconds() if len(stamps) > 1 else None
+    begin = end = None
+    for line in path.read_text(errors="replace").splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        event, stamp = record.get("event"), record.get("timestamp")
+        if event == "::endgroup::" and begin is None:
+            begin = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        elif event == "::group::Post Execute":
+            end = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (end - begin).total_seconds() if begin and end else None
 
 
-def summarize(tis: list[tuple[Any, ...]], runs: list[tuple[Any, ...]], started: dt.datetime, logs: Path) -> dict[str, Any]:
+def parse_ms(logs: Path, task: tuple[Any, ...]) -> float | None:
+    """The task process's parse of the DAG file, as the task runner logs it."""
+    task_id, run_id, *_, try_number = task
+    path = logs / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={try_number}.log"
+    if not path.exists():
+        return None
+    for line in path.read_text(errors="replace").splitlines():
+        if '"dag_file_parse_ms"' in line:
+            return float(json.loads(line)["dag_file_parse_ms"])
+    return None
+
+
+def summarize(
+    tis: list[tuple[Any, ...]], runs: list[tuple[Any, ...]], started: dt.datetime, logs: Path
+) -> dict[str, Any]:
     ended = max(t[5] for t in tis if t[5] is not None)
     queued = [(t[4] - t[3]).total_seconds() for t in tis if t[3] and t[4]]
     running_s = [(t[5] - t[4]).total_seconds() for t in tis if t[4] and t[5]]
@@ -225,6 +272,7 @@ def summarize(tis: list[tuple[Any, ...]], runs: list[tuple[Any, ...]], started: 
         }
     own = sum(k["own_work_s_sum"] for k in per_kind.values())
     through = [(t[5] - t[3]).total_seconds() for t in tis if t[3] and t[5]]
+    parses = [p for p in (parse_ms(logs, t) for t in tis) if p is not None]
     return {
         "wall_s": round((ended - started).total_seconds(), 2),
         "runs": {r[0]: r[1] for r in runs},
@@ -232,6 +280,7 @@ def summarize(tis: list[tuple[Any, ...]], runs: list[tuple[Any, ...]], started: 
         "states": {s: sum(1 for t in tis if t[2] == s) for s in {t[2] for t in tis}},
         "queued_to_running_mean_s": round(statistics.fmean(queued), 2) if queued else None,
         "running_to_done_mean_s": round(statistics.fmean(running_s), 2) if running_s else None,
+        "dag_file_parse_mean_s": round(statistics.fmean(parses) / 1000, 2) if parses else None,
         "overhead_per_ti_s": round((sum(through) - own) / len(through), 2) if through else None,
         "tasks": per_kind,
     }
@@ -240,6 +289,7 @@ def summarize(tis: list[tuple[Any, ...]], runs: list[tuple[Any, ...]], started: 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="1.0: 15,000,000 rows; 0.1: 1,500,000")
+    ap.add_argument("--tables", type=int, default=MEDIUM + SMALL, help="a fifth medium, the rest small")
     ap.add_argument("--parallelism", type=int, default=4)
     ap.add_argument("--work", type=Path, default=HERE / "work" / "backfill")
     ap.add_argument("--skip", default="", help="comma list of: floor, airflow")
@@ -255,9 +305,10 @@ def report(result: dict[str, Any]) -> None:
         result["ratio_wall_to_floor"] = round(flow["wall_s"] / floor_s, 2)
     print(json.dumps(result, indent=2, default=str), flush=True)
     if "ratio_wall_to_floor" in result:
-        print(f"backfill: Airflow wall {flow['wall_s']} s, floor {floor_s} s: "
-              f"{result['ratio_wall_to_floor']}x the in-process floor (target <= 1.5x); "
-              f"{flow['task_instances']} task instances, overhead {flow['overhead_per_ti_s']} s each")  # fmt: skip
+        ratio, count = result["ratio_wall_to_floor"], flow["task_instances"]
+        overhead = flow["overhead_per_ti_s"]
+        print(f"backfill: Airflow wall {flow['wall_s']} s, floor {floor_s} s: {ratio}x the in-process floor "
+              f"(target <= 1.5x); {count} task instances, overhead {overhead} s each")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o755)  # the metadata database's server runs as OS user postgres under root
     skip = {s for s in args.skip.split(",") if s}
-    sizes = table_sizes(args.scale)
+    sizes = table_sizes(args.scale, args.tables)
     result: dict[str, Any] = {"label": args.label, "scale": args.scale, "rows": sum(sizes.values()),
                               "tables": len(sizes), "windows": len(MONTHS), "parallelism": args.parallelism,
                               "load_before": os.getloadavg()}  # fmt: skip
@@ -274,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.perf_counter()
         generate(cluster, sizes)
-        print(f"source: {len(sizes)} tables, {sum(sizes.values()):,} rows in {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"source: {len(sizes)} tables, {sum(sizes.values()):,} rows",
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         if "floor" not in skip:
             result["floor"] = floor(cluster, sizes, work / "lake-floor", args.parallelism)
             print(f"floor: {result['floor']}", flush=True)

@@ -66,7 +66,10 @@ def test_no_items_is_an_empty_read() -> None:
 
 
 def test_in_thread_hands_over_the_result_or_the_error() -> None:
-    assert in_thread(lambda: threading.current_thread().name, name="tributary-make").result(5) == "tributary-make"
+    assert (
+        in_thread(lambda: threading.current_thread().name, name="tributary-make").result(5)
+        == "tributary-make"
+    )
 
     def broken() -> None:
         raise RuntimeError("no extension")

@@ -26,7 +26,7 @@ def in_thread(make: Callable[[], T], *, name: str) -> Future[T]:
     def run() -> None:
         try:
             future.set_result(make())
-        except BaseException as exc:  # handed to whoever takes the result
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
             future.set_exception(exc)
 
     threading.Thread(target=run, name=name, daemon=True).start()
@@ -64,7 +64,7 @@ def prefetched(items: Iterator[T], depth: int = 2, *, name: str = "tributary-pre
                     break
             else:
                 put(_END)
-        except BaseException as exc:  # raised in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             put(_Failed(exc))
         finally:
             close = getattr(items, "close", None)

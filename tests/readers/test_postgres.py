@@ -757,5 +757,5 @@ def test_a_duckdb_started_for_a_read_that_does_not_come_is_closed(big_table, mon
     reader.describe(TableConfig(name="big", mode="full"))
     reader.release()
     assert len(made) == 1
-    with pytest.raises(duckdb.ConnectionException, match="(?i)closed"):
+    with pytest.raises(duckdb.ConnectionException, match=r"(?i)closed"):
         made[0].execute("SELECT 1")
