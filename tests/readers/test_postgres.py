@@ -759,3 +759,22 @@ def test_a_duckdb_started_for_a_read_that_does_not_come_is_closed(big_table, mon
     assert len(made) == 1
     with pytest.raises(duckdb.ConnectionException, match=r"(?i)closed"):
         made[0].execute("SELECT 1")
+
+
+def test_an_operator_readers_catalog_and_count_are_one_round_trip_each(catalog_table) -> None:
+    """As the operator builds it, the reader's own session is in autocommit: describe's two
+    catalog queries and a count reach the server as three statements, no BEGIN or ROLLBACK."""
+    reader = operator_reader(catalog_table)
+    pid = reader.connection.get_backend_pid()
+    with reader.connection.cursor() as cursor:
+        cursor.execute("SET log_statement = 'all'")
+    log = catalog_table.datadir / "server.log"
+    start = log.stat().st_size
+    table = TableConfig(name="shop", mode="full")
+    reader.count(table, reader.describe(table), None)
+    reader.release()
+    with log.open("rb") as fh:
+        fh.seek(start)
+        mine = [ln for ln in fh.read().decode(errors="replace").splitlines() if f"[{pid}]" in ln]
+    statements = [ln.split("statement: ", 1)[1].split()[0] for ln in mine if "statement: " in ln]
+    assert statements == ["SELECT", "SELECT", "SELECT"], mine

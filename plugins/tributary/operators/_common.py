@@ -7,21 +7,25 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tributary.batches import RunInfo
-from tributary.changes.postgres import CdcPlan
 from tributary.config import FileTableConfig, Schedule, TableConfig
 from tributary.dag_support import run_clock, run_window
 from tributary.errors import TributaryError
-from tributary.files.landing import Landing
-from tributary.hooks.sources import open_reader
-from tributary.lake_io import LakeRoot
-from tributary.readers.base import SourceReader
 from tributary.windows import check_in_range
+
+# What the tasks run is imported when they run (``execute``): the factory imports these modules
+# to build the DAGs, and every task process parses its DAG file first, so an engine imported
+# here would load in every task of every kind (and in the DAG processor).
+if TYPE_CHECKING:
+    from tributary.batches import RunInfo
+    from tributary.changes.postgres import CdcPlan
+    from tributary.files.landing import Landing
+    from tributary.lake_io import LakeRoot
+    from tributary.readers.base import SourceReader
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,8 @@ class TableTaskOperator(BaseOperator):
 
     def run_info(self, context: Any) -> RunInfo:
         """The run an extract writes for: ids, start, and the ``full_refresh`` param."""
+        from tributary.batches import RunInfo
+
         params = context.get("params") or {}
         return RunInfo(
             dag_id=self.dag_id,
@@ -166,6 +172,8 @@ CDC_ADVANCE_TASK = "cdc_advance"
 
 def cdc_plan_of(context: Any) -> CdcPlan:
     """The bounds the source's ``cdc_plan`` task fixed for this run."""
+    from tributary.changes.postgres import CdcPlan
+
     pushed = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
     if not isinstance(pushed, dict) or pushed.get("slot") is None:
         raise AirflowFailException(
@@ -214,6 +222,8 @@ class FileTaskOperator(TableTaskOperator):
 
     def landing(self) -> Landing:
         """The landing location, through the lake's retries (``tributary.files.landing``)."""
+        from tributary.files.landing import Landing
+
         if not self.landing_url:
             raise AirflowFailException(f"{self.task_id}: no landing_url, the file source's location")
         return Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
@@ -231,6 +241,8 @@ class SourceTaskOperator(TableTaskOperator):
 
     def reader(self) -> contextlib.AbstractContextManager[SourceReader]:
         """The source reader, classified errors, and the replica guard when asked for."""
+        from tributary.hooks.sources import open_reader
+
         if not self.source_conn_id:
             raise AirflowFailException(f"{self.task_id}: no source_conn_id, the source's Airflow connection")
         return open_reader(

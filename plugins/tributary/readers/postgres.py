@@ -128,6 +128,20 @@ def _scanner_exact(column: Column) -> bool:
     return source.data_type in _SCANNER_EXACT
 
 
+def _autocommit(connect: Callable[[], Any]) -> Callable[[], Any]:
+    """``connect`` whose connection is in autocommit: the catalog queries and counts are single
+    statements, so each is one round trip instead of three (psycopg2's ``BEGIN``, the query,
+    the ``ROLLBACK`` that leaves no transaction open). A server-side cursor opens the
+    transaction it needs (``_server_side``)."""
+
+    def opened() -> Any:
+        connection = connect()
+        connection.autocommit = True
+        return connection
+
+    return opened
+
+
 @dataclass(frozen=True)
 class _Scan:
     """One DuckDB read through the scanner: its settings, the ATTACH of the source, and the
@@ -172,7 +186,7 @@ class PostgresReader(SourceReader):
         connect: Callable[[], Any] | None = None,
         libpq: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(connection, conn_id=conn_id, connect=connect)
+        super().__init__(connection, conn_id=conn_id, connect=_autocommit(connect) if connect else None)
         self.libpq = dict(libpq or {})
         self._warm: Future[Any] | None = None
 
