@@ -425,3 +425,25 @@ print(sorted({{m for m in sys.modules for e in engines if m == e or m.startswith
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_commit_task_loads_no_engine() -> None:
+    """The commit of a verified partition writes ``_SUCCESS`` from the manifest: it loads no
+    pyarrow, DuckDB or driver (a commit is a third of a backfill's task instances)."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from tributary.operators.commit import CommitPartitionOperator
+from tributary.replication import commit_table
+import tributary.batches
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pyarrow", "duckdb", "psycopg2", "numpy")))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -38,34 +38,32 @@ class _Failed:
         self.error = error
 
 
-def prefetched(items: Iterator[T], depth: int = 2, *, name: str = "tributary-prefetch") -> Generator[T]:
-    """The items of ``items``, read by a thread at most ``depth`` ahead of the caller.
+def prefetched(items: Iterator[T], depth: int = 1, *, name: str = "tributary-prefetch") -> Generator[T]:
+    """The items of ``items``, read by a thread at most ``depth`` ahead of the caller: while the
+    caller handles one item, the thread reads the next (and holds no more than ``depth``).
 
     An exception of ``items`` is raised here, where the caller reads the item it stopped at.
     Closing this generator early (the caller failed, or stopped reading) stops the thread and
     closes ``items`` in it, so that what ``items`` holds open (a DuckDB, a session) is closed.
     """
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    room = threading.Semaphore(depth)  # a slot per item read and not yet taken by the caller
     stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def read() -> None:
         try:
-            for item in items:
-                if not put(item):
-                    break
-            else:
-                put(_END)
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                item = next(items, _END)
+                ready.put(item)
+                if item is _END:
+                    return
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-            put(_Failed(exc))
+            ready.put(_Failed(exc))
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -80,7 +78,9 @@ def prefetched(items: Iterator[T], depth: int = 2, *, name: str = "tributary-pre
                 return
             if isinstance(item, _Failed):
                 raise item.error
+            room.release()  # the thread reads the next one while this one is handled
             yield item
     finally:
         stop.set()
+        room.release()
         thread.join()

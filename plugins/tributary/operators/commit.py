@@ -17,12 +17,13 @@ class CommitPartitionOperator(TableTaskOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from tributary.batches import summary  # at run time: a DAG file parse imports no engine
-        from tributary.changes.batch import commit_changes
         from tributary.replication import commit_table
 
         place = self.place(context)
         table = self.table_config
         if table.mode is Mode.cdc:
+            from tributary.changes.batch import commit_changes
+
             with fail_fast():
                 manifest = commit_changes(
                     table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)

@@ -18,12 +18,13 @@ class VerifyPartitionOperator(SourceTaskOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from tributary.batches import summary  # at run time: a DAG file parse imports no engine
-        from tributary.changes.batch import verify_changes
         from tributary.replication import verify_table
 
         place = self.place(context)
         table = self.table_config
         if table.mode is Mode.cdc:  # the files against the manifest: a log has no count to compare
+            from tributary.changes.batch import verify_changes
+
             with fail_fast():
                 manifest = verify_changes(
                     table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)
