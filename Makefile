@@ -55,6 +55,13 @@ $(DBT_MANIFEST): $(STAMP) $(DBT_SOURCES)
 bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+# The orchestrated backfill (bench/README.md, "Backfill benchmark"): 50 tables x 3 months (15M rows)
+# through a real scheduler (LocalExecutor, parallelism 4) against Tributary's functions called in
+# one process. BACKFILL_ARGS="--scale 0.1 --tables 10" for a quick run.
+.PHONY: bench-backfill
+bench-backfill: venv dbt-manifest
+	$(PY) bench/backfill.py $(BACKFILL_ARGS)
+
 # mypy's files and settings are in pyproject.toml: the package and the DAG files, the core strict.
 lint: venv
 	$(VENV)/bin/ruff check plugins dags tests scripts bench

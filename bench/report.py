@@ -127,6 +127,43 @@ def ratio_lines(bench: Bench) -> list[str]:
     return lines
 
 
+def targets_lines(bench: Bench) -> list[str]:
+    """Issue #17's section 1, read off this run: a month with one session against the floor
+    (Tributary's work) and DuckDB's ``postgres_query`` (wall), a whole table with the shipped
+    default (``sessions: 1``) against the floor, and the peak RSS of every Tributary row."""
+
+    def summary(key: str, sc: str) -> dict[str, Any] | None:
+        return (bench.results.get((key, sc)) or {}).get("summary")
+
+    def check(name: str, value: float | None, target: float, ok: bool | None = None) -> str:
+        if value is None:
+            return f"- {name}: n/a (not measured in this run)"
+        ok = value >= target if ok is None else ok
+        return f"- {name}: **{value:.2f}x** (target >= {target:.1f}x): {'met' if ok else 'missed'}"
+
+    floor_m, trib_m, duck_m = (
+        summary("floor", "month"),
+        summary("tributary", "month"),
+        summary("duckdb-query", "month"),
+    )
+    floor_f, trib_f = summary("floor", "full"), summary("tributary", "full")
+    lines = [
+        check("month, Tributary's work vs the floor's throughput (1 session)",
+              floor_m["wall_median"] / trib_m["work_median"] if floor_m and trib_m else None, 0.8),
+        check("month, wall vs DuckDB postgres_query (1 session)",
+              duck_m["wall_median"] / trib_m["wall_median"] if duck_m and trib_m else None, 1.0),
+        check("full table, the shipped default (sessions: 1) vs the floor (wall)",
+              floor_f["wall_median"] / trib_f["wall_median"] if floor_f and trib_f else None, 0.8),
+    ]  # fmt: skip
+    for (key, sc), rec in bench.results.items():
+        if rec["role"] == "tributary" and rec.get("summary"):
+            rss = rec["summary"]["rss_mib_max"]
+            lines.append(
+                f"- peak RSS, {key} {sc}: {rss:.0f} MiB (target <= 256): {'met' if rss <= 256 else 'missed'}"
+            )
+    return lines
+
+
 def notes_lines(bench: Bench) -> list[str]:
     lines = []
     for (_key, sc), rec in bench.results.items():

@@ -46,6 +46,7 @@ from report import (  # noqa: E402
     ratio_lines,
     rss_lines,
     summarize,
+    targets_lines,
     update_readme,
 )
 from rounds import Bench, rss_scaling, time_parsing  # noqa: E402
@@ -156,6 +157,10 @@ def measure_tables(
         "### Ratios",
         "",
         *ratio_lines(bench),
+        "",
+        "### Issue #17's targets (section 1)",
+        "",
+        *targets_lines(bench),
         "",
         "### Type changes and notes",
         "",

@@ -401,3 +401,49 @@ def test_without_the_plugin_the_dag_processor_could_not_store_the_dag(
         SerializationError, match=r"'tributary\.timetable\.WindowTimetable' is not registered"
     ):
         _scheduler_view(pos_dag)
+
+
+def test_parsing_the_replication_dag_file_imports_no_engine() -> None:
+    """Every task process parses its DAG file before it runs: the file builds the DAGs without
+    loading what only a task runs (pyarrow, DuckDB, the drivers, the readers, the features), so
+    a verify or commit task does not pay for an extract's engine."""
+    import os
+    import subprocess
+    import sys
+
+    script = f"""
+import runpy, sys
+found = runpy.run_path({str(DAG_FOLDER / "tributary_replication.py")!r})
+assert any(k.startswith("replicate_") for k in found), sorted(found)
+engines = ("pyarrow", "duckdb", "psycopg2", "pymssql", "numpy", "tributary.readers", "tributary.replication",
+           "tributary.changes", "tributary.files", "tributary.batches", "tributary.parts")
+print(sorted({{m for m in sys.modules for e in engines if m == e or m.startswith(e + ".")}}))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_commit_task_loads_no_engine() -> None:
+    """The commit of a verified partition writes ``_SUCCESS`` from the manifest: it loads no
+    pyarrow, DuckDB or driver (a commit is a third of a backfill's task instances)."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from tributary.operators.commit import CommitPartitionOperator
+from tributary.replication import commit_table
+import tributary.batches
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pyarrow", "duckdb", "psycopg2", "numpy")))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

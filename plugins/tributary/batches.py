@@ -13,16 +13,17 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from tributary.audit import with_audit_schema
 from tributary.errors import ConcurrentRunError
 from tributary.lake import LakePath, Partition, list_partitions, segment_name
 from tributary.lake_io import LakeRoot
 from tributary.manifest import Manifest, ManifestFile, encode_schema, schema_fields
-from tributary.parts import PartFile
+
+if TYPE_CHECKING:  # pyarrow where a batch is written: a commit or verify task reads manifests only
+    import pyarrow as pa
+
+    from tributary.parts import PartFile
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ def written_manifest(
     """The manifest of a batch just written into ``partition``: its parts (rows, bytes, sha256),
     its schema (with the audit columns, and as Arrow for later drift checks), the run that wrote
     it, and what the feature records besides (``fields``: the window, watermark, positions, ...)."""
+    from tributary.audit import with_audit_schema
+
     return Manifest(
         source=partition.source,
         table=table,

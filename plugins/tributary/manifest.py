@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from tributary import __version__
+
+if TYPE_CHECKING:  # pyarrow only where a schema is decoded: a commit task never loads it
+    import pyarrow as pa
 
 MANIFEST_VERSION = 1
 
@@ -155,6 +158,8 @@ def encode_schema(schema: pa.Schema) -> str:
 
 
 def decode_schema(text: str) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 

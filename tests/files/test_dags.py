@@ -183,7 +183,7 @@ def test_a_run_failing_after_the_extract_leaves_rejected_files_for_the_next_to_f
         raise OSError("the lake went away")
 
     with monkeypatch.context() as patched:
-        patched.setattr("tributary.operators.verify_files.verify_files", lake_outage)
+        patched.setattr("tributary.files.verify.verify_files", lake_outage)
         first = dag.test(logical_date=JAN_1)
     assert _states(first) == {
         "orders.extract": "success",

@@ -111,3 +111,38 @@ def test_s3_credentials_come_from_the_aws_connection(monkeypatch: pytest.MonkeyP
     found = s3_credentials("lake_keys")
     assert (found.access_key, found.secret_key, found.token) == ("AKIDHOOKS", "hooks-s3cret", None)
     assert (found.region, found.endpoint) == ("eu-west-3", "http://127.0.0.1:9")
+
+
+def test_a_local_lake_is_a_local_folder(tmp_path) -> None:
+    """A file:// lake without a connection is opened as a ``pathlib.Path``, its URL's escapes
+    decoded; another host's file:// URL, or one with a connection, stays an object-store path."""
+    from pathlib import Path
+
+    folder = tmp_path / "lake ünï 'q'"
+    assert open_lake_path(folder.as_uri(), None) == folder
+    assert type(open_lake_path(folder.as_uri(), None)) is type(Path())
+    assert isinstance(open_lake_path("file://elsewhere/lake", None), ObjectStoragePath)
+
+
+def test_a_task_on_a_local_lake_imports_no_provider_filesystem(tmp_path) -> None:
+    """Opening a local lake, writing a part and listing it imports none of the providers'
+    filesystems: an ObjectStoragePath's first use imports every installed one (Google's auth and
+    client libraries among them), a second of each extract, verify and commit task."""
+    import os
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from tributary.hooks.lake import lake_root
+from tributary.lake import Partition
+root = lake_root({(tmp_path / "lake").as_uri()!r}, None)
+part = Partition(root, "src", "tbl", "month", "2025-01")
+part.begin()
+print(part.listing(), sorted(m for m in sys.modules if m.startswith("airflow.providers") and ".fs." in m))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "{} []"

@@ -723,3 +723,58 @@ print(manifest.rows, "pandas" in sys.modules)
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(31 * 24 * 60 - 1), "False"]  # ids from 00:01 on
+
+
+def test_an_extract_starts_its_duckdb_while_the_catalog_is_read(big_table, tmp_path, monkeypatch) -> None:
+    """DuckDB's start (its import, the scanner's signature check) runs in a thread beside the
+    catalog queries, and the read uses that DuckDB: one DuckDB per extract, as before."""
+    made: list[tuple[str, Any]] = []
+    connect = postgres_reader.duckdb_connection
+
+    def recorded() -> Any:
+        con = connect()
+        made.append((threading.current_thread().name, con))
+        return con
+
+    monkeypatch.setattr(postgres_reader, "duckdb_connection", recorded)
+    reader = operator_reader(big_table)
+    table = TableConfig(name="big", mode="window", date_column="at")
+    place = {"source": "s", "schedule": Schedule.monthly, "lake_root": tmp_path, "window": JANUARY}
+    manifest = extract_table(reader, table, **place)
+    reader.release()
+    assert manifest.rows == 31 * 24 * 60 - 1
+    assert [name for name, _ in made] == ["tributary-duckdb"]
+
+
+def test_a_duckdb_started_for_a_read_that_does_not_come_is_closed(big_table, monkeypatch) -> None:
+    import duckdb
+
+    made: list[Any] = []
+    connect = postgres_reader.duckdb_connection
+    monkeypatch.setattr(postgres_reader, "duckdb_connection", lambda: made.append(connect()) or made[-1])
+    reader = operator_reader(big_table)
+    reader.prepare_read()
+    reader.describe(TableConfig(name="big", mode="full"))
+    reader.release()
+    assert len(made) == 1
+    with pytest.raises(duckdb.ConnectionException, match=r"(?i)closed"):
+        made[0].execute("SELECT 1")
+
+
+def test_an_operator_readers_catalog_and_count_are_one_round_trip_each(catalog_table) -> None:
+    """As the operator builds it, the reader's own session is in autocommit: describe's two
+    catalog queries and a count reach the server as three statements, no BEGIN or ROLLBACK."""
+    reader = operator_reader(catalog_table)
+    pid = reader.connection.get_backend_pid()
+    with reader.connection.cursor() as cursor:
+        cursor.execute("SET log_statement = 'all'")
+    log = catalog_table.datadir / "server.log"
+    start = log.stat().st_size
+    table = TableConfig(name="shop", mode="full")
+    reader.count(table, reader.describe(table), None)
+    reader.release()
+    with log.open("rb") as fh:
+        fh.seek(start)
+        mine = [ln for ln in fh.read().decode(errors="replace").splitlines() if f"[{pid}]" in ln]
+    statements = [ln.split("statement: ", 1)[1].split()[0] for ln in mine if "statement: " in ln]
+    assert statements == ["SELECT", "SELECT", "SELECT"], mine

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook, ObjectStoragePath
 
@@ -36,10 +37,29 @@ def lake_root(url: str, conn_id: str | None = None, *, policy: RetryPolicy | Non
     return LakeRoot(partial(open_lake_path, url, conn_id), url=url, conn_id=conn_id, policy=policy)
 
 
-def open_lake_path(url: str, conn_id: str | None) -> ObjectStoragePath:
-    """``url`` as an ``ObjectStoragePath`` over a filesystem built just now from ``conn_id``."""
+def local_folder(url: str) -> Path | None:
+    """The folder of a ``file://`` URL on this machine (None for another host's).
+
+    A local lake is a ``pathlib.Path``, not an ``ObjectStoragePath``: the first file operation
+    of an ``ObjectStoragePath`` makes Airflow register every installed provider's filesystem,
+    importing each one's module (the Google provider's alone imports its auth and client
+    libraries), which cost every extract, verify and commit task about a second of a 2-core
+    machine for a lake on its own disk. The core reads and writes both alike.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        return None
+    return Path(unquote(parts.path))
+
+
+def open_lake_path(url: str, conn_id: str | None) -> ObjectStoragePath | Path:
+    """``url`` as an ``ObjectStoragePath`` over a filesystem built just now from ``conn_id``; a
+    local folder without a connection as a ``pathlib.Path`` (``local_folder``)."""
     protocol = protocol_of(url)
     if protocol in LOCAL:
+        folder = local_folder(url)
+        if folder is not None and not conn_id:
+            return folder
         return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
     fs = fresh_filesystem(protocol, conn_id)
     if conn_id:

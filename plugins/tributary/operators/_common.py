@@ -12,30 +12,27 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tributary.batches import DELETES_PARTITION, RunInfo
-from tributary.changes.postgres import CdcPlan
-from tributary.changes.shape import CHANGE_VERSION, COMMIT_TIME, LSN, OP, SEQ
 from tributary.config import FileTableConfig, Mode, Schedule, TableConfig
 from tributary.dag_support import run_clock, run_window
 from tributary.errors import TributaryError
-from tributary.files.landing import Landing
-from tributary.hooks.sources import open_reader
-from tributary.lake_io import LakeRoot
-from tributary.manifest import Manifest
-from tributary.readers.base import SourceReader
 from tributary.windows import check_in_range
 
+# What the tasks run is imported when they run (``execute``): the factory imports these modules
+# to build the DAGs, and every task process parses its DAG file first, so an engine imported
+# here would load in every task of every kind (and in the DAG processor).
 if TYPE_CHECKING:
+    from tributary.batches import RunInfo
+    from tributary.changes.postgres import CdcPlan
+    from tributary.files.landing import Landing
+    from tributary.lake_io import LakeRoot
     from tributary.lineage import DatasetId
+    from tributary.manifest import Manifest
+    from tributary.readers.base import SourceReader
 
 log = logging.getLogger(__name__)
 
 # what keep_for_lineage keeps: the source, the partition and dbt's name of the bronze table
 LineageIds = tuple["DatasetId | None", "DatasetId", "DatasetId"]
-
-# The columns a change batch or a tombstone partition adds to the source table's: no source column
-# is their origin (tributary.changes.shape)
-CHANGE_COLUMNS = (OP, LSN, SEQ, CHANGE_VERSION, COMMIT_TIME)
 
 
 def lake_root(url: str, conn_id: str | None) -> LakeRoot:
@@ -150,6 +147,8 @@ class TableTaskOperator(BaseOperator):
 
     def run_info(self, context: Any) -> RunInfo:
         """The run an extract writes for: ids, start, and the ``full_refresh`` param."""
+        from tributary.batches import RunInfo
+
         params = context.get("params") or {}
         return RunInfo(
             dag_id=self.dag_id,
@@ -201,6 +200,8 @@ class TableTaskOperator(BaseOperator):
         """OpenLineage: the source as the input and, with ``output``, the partition of the batch as
         the output; nothing when the task wrote no batch."""
         from tributary import lineage
+        from tributary.batches import DELETES_PARTITION
+        from tributary.changes.shape import CHANGE_VERSION, COMMIT_TIME, LSN, OP, SEQ
 
         manifest = self.written
         if manifest is None or self.lineage_ids is None:
@@ -214,7 +215,8 @@ class TableTaskOperator(BaseOperator):
             source=source,
             target=target if output else None,
             symlink=symlink if output else None,
-            lake_made=CHANGE_COLUMNS if changes else (),
+            # the columns a change batch or a tombstone partition adds: no source column is their origin
+            lake_made=(OP, LSN, SEQ, CHANGE_VERSION, COMMIT_TIME) if changes else (),
         )
 
     def extracted_batch(self, context: Any) -> str | None:
@@ -230,6 +232,8 @@ CDC_ADVANCE_TASK = "cdc_advance"
 
 def cdc_plan_of(context: Any) -> CdcPlan:
     """The bounds the source's ``cdc_plan`` task fixed for this run."""
+    from tributary.changes.postgres import CdcPlan
+
     pushed = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
     if not isinstance(pushed, dict) or pushed.get("slot") is None:
         raise AirflowFailException(
@@ -278,6 +282,8 @@ class FileTaskOperator(TableTaskOperator):
 
     def landing(self) -> Landing:
         """The landing location, through the lake's retries (``tributary.files.landing``)."""
+        from tributary.files.landing import Landing
+
         if not self.landing_url:
             raise AirflowFailException(f"{self.task_id}: no landing_url, the file source's location")
         return Landing(lake_root(self.landing_url, self.landing_conn_id), self.landing_url)
@@ -308,6 +314,8 @@ class SourceTaskOperator(TableTaskOperator):
 
     def reader(self) -> contextlib.AbstractContextManager[SourceReader]:
         """The source reader, classified errors, and the replica guard when asked for."""
+        from tributary.hooks.sources import open_reader
+
         if not self.source_conn_id:
             raise AirflowFailException(f"{self.task_id}: no source_conn_id, the source's Airflow connection")
         return open_reader(

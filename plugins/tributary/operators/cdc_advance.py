@@ -9,9 +9,6 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from tributary.changes.batch import behind
-from tributary.changes.postgres import advance
-from tributary.hooks.sources import open_reader
 from tributary.operators._common import CDC_PLAN_TASK, cdc_plan_of, fail_fast, lake_root
 
 log = logging.getLogger(__name__)
@@ -51,6 +48,10 @@ class CdcAdvanceOperator(BaseOperator):
         self.lake_conn_id = lake_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.changes.batch import behind  # at run time: a DAG file parse imports no engine
+        from tributary.changes.postgres import advance
+        from tributary.hooks.sources import open_reader
+
         planned = context["ti"].xcom_pull(task_ids=CDC_PLAN_TASK)
         if isinstance(planned, dict) and planned.get("slot") is None:
             log.info("source %s has no slot to advance: its positions are in the manifests", self.source)

@@ -8,8 +8,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from tributary.changes.postgres import plan
-from tributary.hooks.sources import open_reader
 from tributary.operators._common import fail_fast
 
 log = logging.getLogger(__name__)
@@ -58,6 +56,9 @@ class CdcPlanOperator(BaseOperator):
         self.warn_retained_wal_mb = warn_retained_wal_mb
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.changes.postgres import plan  # at run time: a DAG file parse imports no engine
+        from tributary.hooks.sources import open_reader
+
         with fail_fast(), open_reader(self.source_conn_id) as reader:
             if reader.dialect.name != "postgres":
                 # SQL Server plans per table, from each table's last committed position; SQLite

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.changes.batch import commit_changes
 from tributary.config import Mode
 from tributary.operators._common import TableTaskOperator, fail_fast
-from tributary.replication import commit_table
 
 
 class CommitPartitionOperator(TableTaskOperator):
@@ -19,9 +16,14 @@ class CommitPartitionOperator(TableTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.replication import commit_table
+
         place = self.place(context)
         table = self.table_config
         if table.mode is Mode.cdc:
+            from tributary.changes.batch import commit_changes
+
             with fail_fast():
                 manifest = commit_changes(
                     table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)

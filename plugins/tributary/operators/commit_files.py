@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.files.verify import commit_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root
 
 
@@ -21,6 +19,9 @@ class CommitFilesOperator(FileTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.files.verify import commit_files
+
         table = self.file_table
         lake = lake_root(self.lake_url, self.lake_conn_id)
         batch_id = self.batch(context)

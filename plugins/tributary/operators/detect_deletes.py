@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.changes.deletes import detect_deletes
 from tributary.operators._common import SourceTaskOperator, fail_fast, skip_unless_chosen
 
 
@@ -22,6 +20,9 @@ class DetectDeletesOperator(SourceTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.changes.deletes import detect_deletes
+
         place = self.place(context)
         table = self.table_config
         skip_unless_chosen(self, context, table.name)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tributary.batches import RunInfo, summary
-from tributary.changes.batch import extract_changes, extract_mssql_changes, require_change_log
 from tributary.config import Mode, TableConfig
 from tributary.operators._common import SourceTaskOperator, cdc_plan_of, fail_fast, skip_unless_chosen
-from tributary.readers.mssql import MsSqlReader
-from tributary.replication import extract_table
+
+if TYPE_CHECKING:
+    from tributary.batches import RunInfo
 
 
 class ExtractTableOperator(SourceTaskOperator):
@@ -26,6 +25,9 @@ class ExtractTableOperator(SourceTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.replication import extract_table
+
         place = self.place(context)
         table = self.table_config
         skip_unless_chosen(self, context, table.name)
@@ -47,6 +49,10 @@ class ExtractTableOperator(SourceTaskOperator):
     def _changes(self, context: Any, table: TableConfig, lake_root: Any, run: RunInfo) -> dict[str, Any]:
         """A ``cdc`` table's batch: PostgreSQL's changes in the bounds ``cdc_plan`` fixed, or SQL
         Server's since the table's last committed position."""
+        from tributary.batches import summary
+        from tributary.changes.batch import extract_changes, extract_mssql_changes, require_change_log
+        from tributary.readers.mssql import MsSqlReader
+
         options = {"source": self.source, "lake_root": lake_root, "run": run}
         options.update(compression=self.compression, rows_per_file=self.rows_per_file)
         with fail_fast(), self.reader() as reader:

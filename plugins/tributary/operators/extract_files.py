@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.files.extract import extract_files
 from tributary.operators._common import FileTaskOperator, fail_fast, lake_root, skip_unless_chosen
 
 
@@ -25,6 +23,9 @@ class ExtractFilesOperator(FileTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.files.extract import extract_files
+
         table = self.file_table
         skip_unless_chosen(self, context, table.name)
         run = self.run_info(context)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tributary.batches import summary
-from tributary.changes.batch import verify_changes
 from tributary.config import Mode
 from tributary.operators._common import SourceTaskOperator, fail_fast
-from tributary.replication import verify_table
 
 
 class VerifyPartitionOperator(SourceTaskOperator):
@@ -20,9 +17,14 @@ class VerifyPartitionOperator(SourceTaskOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from tributary.batches import summary  # at run time: a DAG file parse imports no engine
+        from tributary.replication import verify_table
+
         place = self.place(context)
         table = self.table_config
         if table.mode is Mode.cdc:  # the files against the manifest: a log has no count to compare
+            from tributary.changes.batch import verify_changes
+
             with fail_fast():
                 manifest = verify_changes(
                     table, source=self.source, lake_root=place["lake_root"], batch_id=self.batch(context)

@@ -59,6 +59,10 @@ class SourceReader:
             self._connection = self._connect()
         return self._connection
 
+    def prepare_read(self) -> None:
+        """Rows are about to be read: a reader with an engine of its own may start it now, while
+        the catalog is read (PostgreSQL: DuckDB). Nothing here."""
+
     def release(self) -> None:
         """Close the connection if this reader opened it; the next query opens a new one."""
         if self._connect is not None and self._connection is not None:

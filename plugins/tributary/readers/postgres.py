@@ -15,7 +15,7 @@ import datetime as dt
 import itertools
 import logging
 from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tributary.dialects.columns import MAX_DECIMAL128, Column, SourceColumn, sch
 from tributary.drift import DriftPlan
 from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
+from tributary.prefetch import in_thread, prefetched
 from tributary.readers.base import SourceReader
 from tributary.sql import render
 from tributary.windows import Window
@@ -140,6 +141,20 @@ def _scanner_exact(column: Column) -> bool:
     return source.data_type in _SCANNER_EXACT
 
 
+def _autocommit(connect: Callable[[], Any]) -> Callable[[], Any]:
+    """``connect`` whose connection is in autocommit: the catalog queries and counts are single
+    statements, so each is one round trip instead of three (psycopg2's ``BEGIN``, the query,
+    the ``ROLLBACK`` that leaves no transaction open). A server-side cursor opens the
+    transaction it needs (``_server_side``)."""
+
+    def opened() -> Any:
+        connection = connect()
+        connection.autocommit = True
+        return connection
+
+    return opened
+
+
 @dataclass(frozen=True)
 class _Scan:
     """One DuckDB read through the scanner: its settings, the ATTACH of the source, and the
@@ -150,9 +165,10 @@ class _Scan:
     schema: pa.Schema
     batch_size: int
 
-    def batches(self, statement: str) -> Generator[pa.RecordBatch]:
-        """The rows of ``statement`` from a DuckDB of their own, as batches of ``schema``."""
-        con = duckdb_connection()
+    def batches(self, statement: str, con: Any = None) -> Generator[pa.RecordBatch]:
+        """The rows of ``statement`` from a DuckDB of their own (``con``, a new one by default),
+        as batches of ``schema``; the DuckDB is closed at the end."""
+        con = con if con is not None else duckdb_connection()
         try:
             con.execute(self.settings)
             for step in self.attach:
@@ -183,8 +199,28 @@ class PostgresReader(SourceReader):
         connect: Callable[[], Any] | None = None,
         libpq: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(connection, conn_id=conn_id, connect=connect)
+        super().__init__(connection, conn_id=conn_id, connect=_autocommit(connect) if connect else None)
         self.libpq = dict(libpq or {})
+        self._warm: Future[Any] | None = None
+
+    def prepare_read(self) -> None:
+        """Start DuckDB with the postgres scanner loaded in a thread, while the catalog is read:
+        importing DuckDB and loading the extension (its signature checked) take about as long
+        as the catalog queries, and the read that follows would otherwise wait for both."""
+        if self.libpq and self._warm is None:
+            self._warm = in_thread(lambda: duckdb_connection(), name="tributary-duckdb")
+
+    def _duckdb(self) -> Future[Any] | None:
+        """The DuckDB ``prepare_read`` started (the read's first slice takes it), if any."""
+        warm, self._warm = self._warm, None
+        return warm
+
+    def release(self) -> None:
+        super().release()
+        warm = self._duckdb()  # started for a read that did not happen (a psycopg2 read, an error)
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                warm.result().close()
 
     def source_column(self, row: tuple[Any, ...]) -> SourceColumn:
         return postgres_types.with_element(super().source_column(row[:5]), row[5:8])
@@ -314,9 +350,12 @@ class PostgresReader(SourceReader):
         context, statements = self._audited_selects(table, columns, window, audit)
         label = label or f"{context['schema']}.{table.name}"
         scan = self._scan(table, columns, window, context["schema"], len(statements), label)
+        warm = self._duckdb()
 
         def write(index: int) -> list[PartFile]:
-            with contextlib.closing(scan.batches(statements[index])) as batches:  # closes its DuckDB
+            con = warm.result() if warm is not None and index == 0 else None
+            # DuckDB decodes the next batch while pyarrow encodes this one (both release the GIL)
+            with contextlib.closing(prefetched(scan.batches(statements[index], con))) as batches:
                 return write_files(
                     batches,
                     schema=scan.schema,
@@ -420,9 +459,10 @@ class PostgresReader(SourceReader):
             blob_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_BLOB],
             **context,
         )
+        warm = self._duckdb()
         # the catalog session is not needed while DuckDB reads: one session, one pool slot
         self.release()
-        con = duckdb_connection()
+        con = warm.result() if warm is not None else duckdb_connection()
         try:
             try:
                 con.execute(render(DUCKDB, "scanner_settings"))

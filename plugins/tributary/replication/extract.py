@@ -94,6 +94,7 @@ def extract_table(
     The partition loses ``_SUCCESS`` first and is not complete again until ``commit_table``.
     """
     run = run or RunInfo()
+    reader.prepare_read()
     columns = reader.describe(table)
     previous = last_committed(lake_root, source, table.name)
     drift = _drift(table, columns, previous)
