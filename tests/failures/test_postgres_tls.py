@@ -290,7 +290,7 @@ def test_tls_settings_of_the_extra_reach_the_scanner(tls_cluster, monkeypatch) -
 
 
 def test_the_scanner_secret_holds_the_settings_and_sql_text_no_password() -> None:
-    from tributary.readers.postgres import scanner_attach
+    from tributary.readers.postgres_scanner import scanner_attach
 
     secret, attach = scanner_attach(
         {"host": "h", "port": 5432, "user": "u", "password": "it's-s3cret", "sslrootcert": Path("/ca.crt")},

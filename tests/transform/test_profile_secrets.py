@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.support.pg import PgCluster, remove_cluster, start_cluster
-from tributary.readers.postgres import duckdb_connection
+from tributary.readers.postgres_scanner import duckdb_connection
 from tributary.transform.profile import PrivateProfileConfig, TributaryDuckDBProfileMapping
 
 PG_PASSWORD = "Dbt-pg-s3cret-Pw"

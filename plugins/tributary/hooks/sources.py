@@ -214,7 +214,7 @@ def _libpq_params(conn: Any) -> dict[str, Any]:
     """What DuckDB's scanner connects with: the connection's fields, and every libpq setting of
     its extra (sslmode, sslrootcert, sslcert, sslkey, sslpassword, ...). The extra's keys win, as
     in the provider's hook, which hands the whole extra to psycopg: both paths connect alike."""
-    from tributary.readers.postgres import LIBPQ_KEYWORDS
+    from tributary.readers.postgres_scanner import LIBPQ_KEYWORDS
 
     extra = conn.extra_dejson if conn.extra else {}
     return {

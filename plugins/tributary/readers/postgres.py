@@ -25,93 +25,25 @@ import pyarrow as pa
 from tributary.audit import AUDIT_FIELDS, Audit, with_audit_schema
 from tributary.config import Mode, TableConfig
 from tributary.dialects import DUCKDB, POSTGRES, postgres_text, postgres_types
-from tributary.dialects.columns import MAX_DECIMAL128, Column, SourceColumn, schema_of
+from tributary.dialects.columns import Column, SourceColumn, schema_of
 from tributary.drift import DriftPlan
 from tributary.errors import CatalogError, SourceError, TypeMappingError
 from tributary.parts import PartFile, as_schema, drop_empty_parts, rename_parts, write_files
 from tributary.prefetch import in_thread, prefetched
 from tributary.readers.base import SourceReader
+from tributary.readers.postgres_scanner import (
+    ALIAS,
+    CAST_TO_BLOB,
+    CAST_TO_VARCHAR,
+    DUCKDB_AUDIT_TYPES,
+    duckdb_connection,
+    scanner_attach,
+    scanner_exact,
+)
 from tributary.sql import render
 from tributary.windows import Window
 
 log = logging.getLogger(__name__)
-
-# catalog types DuckDB's scanner returns exactly as the type map wants them. Not here: ``time``
-# (the scanner reads 24:00:00 as 00:00:00), ``money`` (the scanner reads the locale's text) and
-# every type read as text.
-_SCANNER_EXACT = {
-    "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
-    "character varying", "character", "name", "uuid", "json", "jsonb", "bytea", "date",
-    "timestamp without time zone", "timestamp with time zone", "interval", "enum",
-}  # fmt: skip
-# the element types of one-dimensional arrays the scanner reads as the lists the type map wants
-_SCANNER_ELEMENTS = {
-    "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
-    "character varying", "date", "timestamp without time zone", "timestamp with time zone",
-}  # fmt: skip
-_ALIAS = "src"
-# DuckDB hands these over as text; pyarrow casts the text to arrow.json
-_CAST_TO_VARCHAR = {"json", "jsonb"}
-# DuckDB hands a UUID over as text; as a BLOB it is the 16 bytes of arrow.uuid, in order
-_CAST_TO_BLOB = {"uuid"}
-_DUCKDB_AUDIT_TYPES = {
-    "_batch_id": "VARCHAR",
-    "_ingestion_time": "TIMESTAMPTZ",
-    "_source_system": "VARCHAR",
-    "_source_file": "VARCHAR",
-    "_file_modified_time": "TIMESTAMPTZ",
-}
-# libpq's connection keywords (PostgreSQL 18; "Parameter Key Words" of libpq's documentation).
-# Those a connection's extra holds reach DuckDB's scanner as they reach psycopg through the
-# provider's hook, which hands the whole extra to the driver; the extra's other keys (the hook's
-# own, such as ``cursor`` or ``iam``) are not libpq's and stay out.
-LIBPQ_KEYWORDS = frozenset({
-    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
-    "channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
-    "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode",
-    "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslpassword", "sslcertmode",
-    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
-    "ssl_max_protocol_version", "min_protocol_version", "max_protocol_version", "krbsrvname",
-    "gsslib", "gssdelegation", "service", "target_session_attrs", "load_balance_hosts",
-    "sslkeylogfile", "scram_client_key", "scram_server_key", "oauth_issuer", "oauth_client_id",
-    "oauth_client_secret", "oauth_scope",
-})  # fmt: skip
-_SECRET = "tributary_source"
-
-
-def _libpq_value(value: Any) -> str:
-    # JSON true/false in an extra: libpq's boolean keywords (sslcompression, sslsni) take 1/0
-    return ("1" if value else "0") if isinstance(value, bool) else str(value)
-
-
-def scanner_attach(libpq: Mapping[str, Any], schema: str) -> list[str]:
-    """The statements that attach the database of ``libpq`` (libpq keywords and their values) to
-    a DuckDB as ``src``: a temporary secret that holds the settings, then a read-only ATTACH of
-    ``schema`` through it. Keys that are not libpq keywords are refused."""
-    unknown = sorted(set(libpq) - LIBPQ_KEYWORDS)
-    if unknown:
-        raise ValueError(f"not libpq connection keywords: {unknown}")
-    settings = {key: _libpq_value(v) for key, v in sorted(libpq.items()) if v not in (None, "")}
-    return [
-        render(DUCKDB, "postgres_secret", name=_SECRET, keys=list(settings), values=settings),
-        render(DUCKDB, "attach_postgres", alias=_ALIAS, values={"schema": schema, "secret": _SECRET}),
-    ]
-
-
-def duckdb_connection() -> Any:
-    """An in-memory DuckDB with the postgres scanner loaded from its PyPI package."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        from duckdb_extensions import import_extension
-
-        import_extension("postgres_scanner", con=con)
-    except ImportError:  # a DuckDB that can download its extensions
-        con.execute("INSTALL postgres")
-    con.execute("LOAD postgres")
-    return con
 
 
 def _slices(params: dict[str, Any], window: Window | None, count: int) -> list[dict[str, Any]]:
@@ -125,20 +57,6 @@ def _slices(params: dict[str, Any], window: Window | None, count: int) -> list[d
     bounds = [start + step * i for i in range(count)] + [end]
     bounds = sorted(set(b if b < end else end for b in bounds))
     return [{"window_start": a, "window_end": b} for a, b in itertools.pairwise(bounds)]
-
-
-def _scanner_exact(column: Column) -> bool:
-    source = column.source
-    if source.data_type == "array":
-        element = source.element
-        if element is None or element.data_type == "numeric":
-            return element is not None and _scanner_exact(Column(element, pa.null()))
-        return element.data_type in _SCANNER_ELEMENTS
-    if source.data_type == "numeric":
-        # DuckDB's decimals hold 38 digits; a wider numeric would come back as a double
-        precision, scale = source.precision or 0, source.scale or 0
-        return 0 < precision <= MAX_DECIMAL128 and 0 <= scale <= precision
-    return source.data_type in _SCANNER_EXACT
 
 
 def _autocommit(connect: Callable[[], Any]) -> Callable[[], Any]:
@@ -227,7 +145,7 @@ class PostgresReader(SourceReader):
 
     def scanner_can_read(self, columns: list[Column]) -> bool:
         """Whether DuckDB's scanner reads these columns, exactly as the type map wants them."""
-        return bool(self.libpq) and all(_scanner_exact(c) for c in columns)
+        return bool(self.libpq) and all(scanner_exact(c) for c in columns)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -378,16 +296,16 @@ class PostgresReader(SourceReader):
         audit_values = dict(zip((f.name for f in AUDIT_FIELDS), audit.values(), strict=True))
         shape = {
             "columns": context["columns"],
-            "varchar_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
-            "blob_columns": [c.name for c in columns if c.source.data_type in _CAST_TO_BLOB],
-            "audit_columns": [(f.name, _DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
+            "varchar_columns": [c.name for c in columns if c.source.data_type in CAST_TO_VARCHAR],
+            "blob_columns": [c.name for c in columns if c.source.data_type in CAST_TO_BLOB],
+            "audit_columns": [(f.name, DUCKDB_AUDIT_TYPES[f.name]) for f in AUDIT_FIELDS],
         }
         statements = [
             render(
                 DUCKDB,
                 "select_audited",
                 values=audit_values,
-                select=render(DUCKDB, "select_attached", alias=_ALIAS, values=bounds, **context),
+                select=render(DUCKDB, "select_attached", alias=ALIAS, values=bounds, **context),
                 **shape,
             )
             for bounds in slices
@@ -454,9 +372,9 @@ class PostgresReader(SourceReader):
         sql = render(
             DUCKDB,
             "select_audited",
-            select=render(DUCKDB, "select_attached", alias=_ALIAS, values=params, **context),
-            varchar_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_VARCHAR],
-            blob_columns=[c.name for c in columns if c.source.data_type in _CAST_TO_BLOB],
+            select=render(DUCKDB, "select_attached", alias=ALIAS, values=params, **context),
+            varchar_columns=[c.name for c in columns if c.source.data_type in CAST_TO_VARCHAR],
+            blob_columns=[c.name for c in columns if c.source.data_type in CAST_TO_BLOB],
             **context,
         )
         warm = self._duckdb()
