@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +24,10 @@ from urllib.parse import unquote, urlsplit
 from tributary.config import FileTableConfig, PipelineConfig, TableConfig, load_all, pipelines_dir
 from tributary.errors import ConfigError, TributaryError
 from tributary.hooks.lake import LOCAL, lake_root, protocol_of
-from tributary.lake import Partition, list_partitions
+from tributary.lake import Partition, list_partitions, path_segment
 from tributary.lake_calendar import OK, Cell, calendar, counts
 from tributary.lake_io import LakeRoot, RetryPolicy
+from tributary.lake_scan import partition_names, scan_partitions
 from tributary.lake_status import (
     COMMITTED,
     COMMITTED_FAILED_CHECKS,
@@ -103,6 +105,7 @@ class _Entry:
     expires: float  # on the reader's clock: read the table again from then on
     view: TableView
     redraw: dt.datetime  # draw the strip again from then on: the current window will be due
+    read: float  # on the reader's clock: when it was read
 
 
 def _tabulate(
@@ -134,6 +137,7 @@ class LakeReader:
         self._lock = threading.Lock()
         self._configs: tuple[float, list[PipelineConfig], list[ConfigError]] | None = None
         self._tables: dict[tuple[str, str], _Entry] = {}
+        self._reading: dict[tuple[str, str], threading.Event] = {}  # tables being read, by a thread
         self._roots: dict[tuple[str, str | None], LakeRoot] = {}
         self.reads = 0  # partitions read from the lake so far (the tests count them)
 
@@ -166,9 +170,6 @@ class LakeReader:
                     self._roots[key] = lake_root(url, conn_id, policy=VIEW_POLICY)
             return self._roots[key]
 
-    def _workers(self, config: PipelineConfig) -> int:
-        return 1 if protocol_of(config.lake.resolved_url()) in LOCAL else self.workers
-
     # -- partitions ---------------------------------------------------------------------------
 
     def sources(self, configs: list[PipelineConfig], now: dt.datetime | None = None) -> list[SourceView]:
@@ -194,34 +195,87 @@ class LakeReader:
             entry.view, entry.redraw = _tabulate(config, table, view.statuses, view.error, now)
         return entry.view
 
-    def _refresh(self, wanted: list[tuple[PipelineConfig, AnyTable]]) -> None:
-        tick = self.clock()
+    def _refresh(self, wanted: list[tuple[PipelineConfig, AnyTable]], *, due: float | None = None) -> None:
+        """Read again the tables of ``wanted`` whose entry has expired (or, with ``due``, was read
+        before ``due``). A table another thread is reading is waited for, not read twice."""
+        while True:
+            tick = self.clock()
+            with self._lock:
+                mine, theirs = [], []
+                for config, table in wanted:
+                    key = (config.source.name, table.name)
+                    entry = self._tables.get(key)
+                    if key in self._reading:
+                        if entry is None or entry.expires <= tick:
+                            theirs.append(self._reading[key])
+                    elif entry is None or entry.expires <= tick or (due is not None and entry.read < due):
+                        self._reading[key] = threading.Event()
+                        mine.append((config, table))
+            if mine:
+                try:
+                    self._read_tables(mine)
+                finally:
+                    with self._lock:
+                        for config, table in mine:
+                            self._reading.pop((config.source.name, table.name)).set()
+            if not theirs:
+                return
+            for event in theirs:
+                event.wait()
+            due = None  # what the others read is fresh: only a failed read of theirs is read again
+
+    def _read_tables(self, stale: list[tuple[PipelineConfig, AnyTable]]) -> None:
+        remote = [(c, t) for c, t in stale if self._local(c) is None]
+        read = iter(self._read_remote(remote) if remote else [])
+        found = [self._scan((c, t)) if self._local(c) is not None else next(read) for c, t in stale]
+        expires, now = self.clock() + self.ttl, dt.datetime.now(dt.UTC)
         with self._lock:
-            stale = [
-                (c, t)
-                for c, t in wanted
-                if (e := self._tables.get((c.source.name, t.name))) is None or e.expires <= tick
-            ]
-        if not stale:
-            return
+            for (config, table), (statuses, error) in zip(stale, found, strict=True):
+                self.reads += len(statuses)
+                view, redraw = _tabulate(config, table, statuses, error, now)
+                self._tables[(config.source.name, table.name)] = _Entry(
+                    expires, view, redraw, expires - self.ttl
+                )
+
+    def _local(self, config: PipelineConfig) -> str | None:
+        """The folder of a local lake (``None``: an object store's, read through the lake hook)."""
+        url = config.lake.resolved_url()
+        return unquote(urlsplit(url).path) if protocol_of(url) in LOCAL else None
+
+    def _scan(self, item: tuple[PipelineConfig, AnyTable]) -> tuple[list[PartitionStatus], str | None]:
+        """A local table, by :mod:`tributary.lake_scan` (a partition it cannot summarize: as an
+        object store's)."""
+        config, table = item
+        folder = os.path.join(
+            self._local(config) or "", path_segment(config.source.name), path_segment(table.name)
+        )
+        try:
+            names = partition_names(folder)
+            scanned = scan_partitions(folder, names)
+        except OSError as exc:
+            log.warning("Lake view: cannot read %s.%s: %s", config.source.name, table.name, exc)
+            return [], f"{type(exc).__name__}: {exc}"
+        return [s or self._read((config, table, n)) for s, n in zip(scanned, names, strict=True)], None
+
+    def _read_remote(
+        self, stale: list[tuple[PipelineConfig, AnyTable]]
+    ) -> list[tuple[list[PartitionStatus], str | None]]:
+        """Object stores' tables: listed, then read a few partitions per request on threads."""
         self._open_roots([c for c, _ in stale])
         listed = list(in_parallel(self._list, stale, self.workers))
         chunks = [
-            (c, t, names[i : i + size])
+            (c, t, names[i : i + 4])
             for (c, t), (names, _) in zip(stale, listed, strict=True)
-            for size in [self._chunk(c, len(names))]
-            for i in range(0, len(names), size)
+            for i in range(0, len(names), 4)
         ]
-        read = list(in_parallel(self._read_chunk, chunks, max(self._workers(c) for c, _ in stale)))
+        read = list(in_parallel(self._read_chunk, chunks, self.workers))
         found: dict[tuple[str, str], list[PartitionStatus]] = {}
         for (config, table, _), statuses in zip(chunks, read, strict=True):
             found.setdefault((config.source.name, table.name), []).extend(statuses)
-        expires, now = self.clock() + self.ttl, dt.datetime.now(dt.UTC)
-        with self._lock:
-            self.reads += sum(len(names) for _, _, names in chunks)
-            for (config, table), (_, error) in zip(stale, listed, strict=True):
-                key = (config.source.name, table.name)
-                self._tables[key] = _Entry(expires, *_tabulate(config, table, found.get(key, []), error, now))
+        return [
+            (found.get((c.source.name, t.name), []), error)
+            for (c, t), (_, error) in zip(stale, listed, strict=True)
+        ]
 
     def _open_roots(self, configs: list[PipelineConfig]) -> None:
         """Open each lake once before the threads use it (opening builds the filesystem from the
@@ -239,11 +293,6 @@ class LakeReader:
         except (TributaryError, OSError) as exc:
             log.warning("Lake view: cannot list %s.%s: %s", config.source.name, table.name, exc)
             return [], f"{type(exc).__name__}: {exc}"
-
-    def _chunk(self, config: PipelineConfig, partitions: int) -> int:
-        """Partitions read in one request: a local table's all (no latency to overlap), an object
-        store's a few, so that ``workers`` requests wait on the network at once."""
-        return max(1, partitions) if self._workers(config) == 1 else 4
 
     def _read_chunk(self, item: tuple[PipelineConfig, AnyTable, list[str]]) -> list[PartitionStatus]:
         config, table, names = item
