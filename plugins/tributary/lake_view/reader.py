@@ -1,11 +1,12 @@
 """What the Lake view shows, read from the lake and kept for a short while.
 
-The pipeline configs say which sources, tables and lakes there are; each table's partitions are
-listed and read with :func:`tributary.lake_status.read_partitions` (``_SUCCESS`` and the manifest
-of each partition, nothing else) through the lake hook, with the lake's Airflow connection, as the
-operators read them. What was read is kept ``ttl`` seconds, per table; a page that needs tables
-read anew reads them all at once: a local table in one go, an object store's partitions a few per
-request on ``workers`` threads.
+The pipeline configs say which sources, tables and lakes there are. A local lake's tables are read
+by :mod:`tributary.lake_scan` (one listing of the table's folder, two small files per partition
+by plain paths); an object store's are listed and read with
+:func:`tributary.lake_status.read_partitions` through the lake hook, with the lake's Airflow
+connection, a few partitions per request on ``workers`` threads. What was read is kept ``ttl``
+seconds, per table; :meth:`LakeReader.start` reads it all on a background thread and again
+ahead of expiry, so that a page waits for the lake only for a table still being read.
 """
 
 from __future__ import annotations
@@ -128,10 +129,12 @@ class LakeReader:
         *,
         ttl: float = 30.0,
         workers: int = 16,
+        idle: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.folder = folder
         self.ttl = ttl
+        self.idle = idle
         self.workers = workers
         self.clock = clock
         self._lock = threading.Lock()
@@ -140,6 +143,10 @@ class LakeReader:
         self._reading: dict[tuple[str, str], threading.Event] = {}  # tables being read, by a thread
         self._roots: dict[tuple[str, str | None], LakeRoot] = {}
         self.reads = 0  # partitions read from the lake so far (the tests count them)
+        self.warmed = threading.Event()  # set once the background thread has read every table
+        self._asked = clock()  # when a page last asked for tables (refresh-ahead stops when idle)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # -- configs ------------------------------------------------------------------------------
 
@@ -175,17 +182,71 @@ class LakeReader:
     def sources(self, configs: list[PipelineConfig], now: dt.datetime | None = None) -> list[SourceView]:
         """Every table of ``configs`` with its partitions and strip; tables whose cache entry
         has expired are read again first, all of them at once."""
+        self._asked = self.clock()
         self._refresh([(config, table) for config in configs for table in config.tables])
         now = now or dt.datetime.now(dt.UTC)
         return [SourceView(config, [self._view(config, t, now) for t in config.tables]) for config in configs]
 
     def table(self, config: PipelineConfig, table: AnyTable, now: dt.datetime | None = None) -> TableView:
+        """One table, each partition's whole manifest validated (its page shows all of it)."""
+        self._asked = self.clock()
         self._refresh([(config, table)])
-        return self._view(config, table, now or dt.datetime.now(dt.UTC))
+        now = now or dt.datetime.now(dt.UTC)
+        view = self._view(config, table, now)
+        statuses = [self._validated(s) for s in view.statuses]
+        if any(new is not old for new, old in zip(statuses, view.statuses, strict=True)):
+            with self._lock:
+                entry = self._tables[(config.source.name, table.name)]
+                entry.view, entry.redraw = _tabulate(config, table, statuses, view.error, now)
+            view = entry.view
+        return view
+
+    def _validated(self, status: PartitionStatus) -> PartitionStatus:
+        try:
+            status.full()
+        except ValueError as exc:  # pydantic's ValidationError: a manifest Tributary did not write
+            problem = f"{type(exc).__name__}: {exc}"
+            return PartitionStatus(status.partition, "unreadable", problems=[problem])
+        return status
 
     def partition(self, config: PipelineConfig, table: AnyTable, key: str, value: str) -> PartitionStatus:
         """One partition read now (and its files' sizes checked against the manifest)."""
         return partition_status(Partition(self.root(config), config.source.name, table.name, key, value))
+
+    # -- warm-up and refresh-ahead ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read every table on a background thread now, then again each ``ttl / 4`` seconds the
+        tables read over ``ttl / 2`` ago, so that a page finds them read (refresh-ahead). A page
+        asking for a table being read waits for that read; with no page asked for in ``idle``
+        seconds the tables are left to expire (an object store is not read for nobody)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._keep_warm, name="lake-view-warm", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _keep_warm(self) -> None:
+        while True:
+            try:
+                self.refresh_ahead()
+            except Exception:  # the thread must live on: the next round or a page reads again
+                log.exception("Lake view: reading the lake ahead failed")
+            self.warmed.set()
+            if self._stop.wait(max(self.ttl / 4, 1.0)):
+                return
+
+    def refresh_ahead(self) -> None:
+        """Read the tables never read, and those read over half the cache's lifetime ago, unless
+        no page has asked for one in ``idle`` seconds."""
+        tick = self.clock()
+        if tick - self._asked > self.idle:
+            return
+        configs, _ = self.configs()
+        self._refresh([(c, t) for c in configs for t in c.tables], due=tick - self.ttl / 2)
 
     def _view(self, config: PipelineConfig, table: AnyTable, now: dt.datetime) -> TableView:
         """The table as last read, its strip drawn again if a window has come due since."""
