@@ -58,7 +58,8 @@ def _environment() -> Environment:
 
 def default_reader() -> LakeReader:
     """The reader of the API server: its cache's lifetime, the threads of an object-store read and
-    how long it reads ahead with no page asked for come from Airflow's configuration (``[tributary]``, or ``AIRFLOW__TRIBUTARY__...``)."""
+    how long it reads ahead with no page asked for come from Airflow's configuration
+    (``[tributary]``, or ``AIRFLOW__TRIBUTARY__...``)."""
     ttl = conf.getfloat("tributary", "lake_view_cache_seconds", fallback=30.0)
     workers = conf.getint("tributary", "lake_view_workers", fallback=16)
     idle = conf.getfloat("tributary", "lake_view_idle_seconds", fallback=600.0)
