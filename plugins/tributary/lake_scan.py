@@ -4,6 +4,7 @@ opened by plain string paths, and of the manifest only what the overview shows p
 ``json``; the whole manifest is validated by pydantic when a page shows more of it). The same
 states as :func:`tributary.lake_status.partition_status` without ``check_files``; a partition
 this cannot summarize (a manifest that is not what Tributary writes) is left to that function.
+A table read again reads only the partitions whose two files' times or sizes have changed.
 An object store's lake is not read here: it goes through the lake hook. No Airflow here.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from tributary.lake import MANIFEST, SUCCESS, marker_batch, path_segment, segment_name
@@ -35,19 +37,41 @@ def partition_names(table_dir: str) -> list[str]:
     return sorted(f"{segment_name(key)}={segment_name(value)}" for key, sep, value in folders if sep)
 
 
-def scan_partitions(table_dir: str, names: list[str]) -> list[PartitionStatus | None]:
+# the modification time (ns) and size of a partition's _SUCCESS and manifest (-1, -1: not there)
+Stamp = tuple[int, int, int, int]
+
+
+def scan_partitions(
+    table_dir: str, names: list[str], known: Mapping[str, tuple[Stamp, PartitionStatus]] | None = None
+) -> list[tuple[Stamp, PartitionStatus | None]]:
     """The partitions ``names`` (``key=value``, decoded) of the local table folder ``table_dir``,
-    in order; ``None`` for one whose manifest this cannot summarize (read it the usual way)."""
-    found: list[PartitionStatus | None] = []
+    in order, each with its :data:`Stamp`; ``None`` for one whose manifest this cannot summarize
+    (read it the usual way). A partition of ``known`` (by name, from an earlier scan) whose two
+    files have the same stamp is not read again: its status is the one known."""
+    found: list[tuple[Stamp, PartitionStatus | None]] = []
     for name in names:
         key, _, value = name.partition("=")
         folder = f"{path_segment(key)}={path_segment(value)}"
         path = f"{table_dir}{os.sep}{folder}{os.sep}"
+        stamp = _stat(path + SUCCESS) + _stat(
+            path + MANIFEST
+        )  # before the read: a change after is seen next time
+        if known and (seen := known.get(name)) is not None and seen[0] == stamp:
+            found.append(seen)
+            continue
         try:
-            found.append(_status(folder, _read(path + SUCCESS), _read(path + MANIFEST)))
+            found.append((stamp, _status(folder, _read(path + SUCCESS), _read(path + MANIFEST))))
         except (KeyError, TypeError, ValueError, AttributeError):
-            found.append(None)
+            found.append((stamp, None))
     return found
+
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return -1, -1
+    return info.st_mtime_ns, info.st_size
 
 
 def _read(path: str) -> bytes | None:
@@ -122,4 +146,4 @@ def _time(value: Any) -> dt.datetime | None:
     return moment
 
 
-__all__ = ["partition_names", "scan_partitions"]
+__all__ = ["Stamp", "partition_names", "scan_partitions"]

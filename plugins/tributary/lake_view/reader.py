@@ -28,7 +28,7 @@ from tributary.hooks.lake import LOCAL, lake_root, protocol_of
 from tributary.lake import Partition, list_partitions, path_segment
 from tributary.lake_calendar import OK, Cell, calendar, counts
 from tributary.lake_io import LakeRoot, RetryPolicy
-from tributary.lake_scan import partition_names, scan_partitions
+from tributary.lake_scan import Stamp, partition_names, scan_partitions
 from tributary.lake_status import (
     COMMITTED,
     COMMITTED_FAILED_CHECKS,
@@ -107,6 +107,8 @@ class _Entry:
     view: TableView
     redraw: dt.datetime  # draw the strip again from then on: the current window will be due
     read: float  # on the reader's clock: when it was read
+    # a local table's partitions as scanned, with their files' stamps (the next scan reads the changed)
+    stamps: dict[str, tuple[Stamp, PartitionStatus]] = field(default_factory=dict)
 
 
 def _tabulate(
@@ -288,39 +290,45 @@ class LakeReader:
     def _read_tables(self, stale: list[tuple[PipelineConfig, AnyTable]]) -> None:
         remote = [(c, t) for c, t in stale if self._local(c) is None]
         read = iter(self._read_remote(remote) if remote else [])
-        found = [self._scan((c, t)) if self._local(c) is not None else next(read) for c, t in stale]
+        found = [self._scan(c, t) if self._local(c) is not None else next(read) for c, t in stale]
         expires, now = self.clock() + self.ttl, dt.datetime.now(dt.UTC)
         with self._lock:
-            for (config, table), (statuses, error) in zip(stale, found, strict=True):
-                self.reads += len(statuses)
+            for (config, table), (statuses, error, stamps) in zip(stale, found, strict=True):
                 view, redraw = _tabulate(config, table, statuses, error, now)
-                self._tables[(config.source.name, table.name)] = _Entry(
-                    expires, view, redraw, expires - self.ttl
-                )
+                entry = _Entry(expires, view, redraw, expires - self.ttl, stamps)
+                self._tables[(config.source.name, table.name)] = entry
 
     def _local(self, config: PipelineConfig) -> str | None:
         """The folder of a local lake (``None``: an object store's, read through the lake hook)."""
         url = config.lake.resolved_url()
         return unquote(urlsplit(url).path) if protocol_of(url) in LOCAL else None
 
-    def _scan(self, item: tuple[PipelineConfig, AnyTable]) -> tuple[list[PartitionStatus], str | None]:
-        """A local table, by :mod:`tributary.lake_scan` (a partition it cannot summarize: as an
-        object store's)."""
-        config, table = item
+    def _scan(self, config: PipelineConfig, table: AnyTable) -> tuple[list[PartitionStatus], str | None, Any]:
+        """A local table, by :mod:`tributary.lake_scan`: only the partitions changed since the
+        last scan are read (a partition it cannot summarize: as an object store's)."""
         folder = os.path.join(
             self._local(config) or "", path_segment(config.source.name), path_segment(table.name)
         )
+        with self._lock:
+            entry = self._tables.get((config.source.name, table.name))
+        known = entry.stamps if entry is not None else {}
         try:
             names = partition_names(folder)
-            scanned = scan_partitions(folder, names)
+            scanned = scan_partitions(folder, names, known)
         except OSError as exc:
             log.warning("Lake view: cannot read %s.%s: %s", config.source.name, table.name, exc)
-            return [], f"{type(exc).__name__}: {exc}"
-        return [s or self._read((config, table, n)) for s, n in zip(scanned, names, strict=True)], None
+            return [], f"{type(exc).__name__}: {exc}", {}
+        stamps, read = {}, 0
+        for name, (stamp, status) in zip(names, scanned, strict=True):
+            read += (seen := known.get(name)) is None or seen[0] != stamp
+            stamps[name] = (stamp, status or self._read((config, table, name)))
+        with self._lock:
+            self.reads += read
+        return [status for _, status in stamps.values()], None, stamps
 
     def _read_remote(
         self, stale: list[tuple[PipelineConfig, AnyTable]]
-    ) -> list[tuple[list[PartitionStatus], str | None]]:
+    ) -> list[tuple[list[PartitionStatus], str | None, Any]]:
         """Object stores' tables: listed, then read a few partitions per request on threads."""
         self._open_roots([c for c, _ in stale])
         listed = list(in_parallel(self._list, stale, self.workers))
@@ -333,8 +341,10 @@ class LakeReader:
         found: dict[tuple[str, str], list[PartitionStatus]] = {}
         for (config, table, _), statuses in zip(chunks, read, strict=True):
             found.setdefault((config.source.name, table.name), []).extend(statuses)
+        with self._lock:
+            self.reads += sum(len(names) for _, _, names in chunks)
         return [
-            (found.get((c.source.name, t.name), []), error)
+            (found.get((c.source.name, t.name), []), error, {})
             for (c, t), (_, error) in zip(stale, listed, strict=True)
         ]
 
