@@ -1,13 +1,16 @@
 """The Lake view's render time over a large lake (issue #18): a generated lake of TABLES tables x
 MONTHS monthly partitions, written with Tributary's own commit protocol (``Partition.publish``,
 ``write_manifest``, ``commit``: parts, manifest, ``_SUCCESS``), then the overview page requested
-through the view's FastAPI app, cold (nothing cached: every manifest and marker read) and warm
-(within the cache's lifetime), as the API server serves it.
+through the view's FastAPI app, as the API server serves it: ``cold`` (nothing cached: every
+manifest and marker read by the request), ``warm`` (within the cache's lifetime), and ``started``
+(the first request to an app whose reader has read the lake on its background thread, as the
+API server's does from its start: ``LakeReader.start``).
 
     python bench/lake_view.py                          # 200 tables x 60 months, the figure
     python bench/lake_view.py --tables 20 --months 12  # a quick look
 
-The lake is read through the lake hook (``ObjectStoragePath`` over ``file://``), as in Airflow.
+The lake is a local folder (``file://``), read as the view reads a local lake
+(``tributary.lake_scan``); an object store's goes through the lake hook.
 Most partitions are committed; a few, by a fixed pattern, are left without ``_SUCCESS``, have a
 failed check, or are missing, so every kind of cell is drawn.
 """
@@ -120,7 +123,7 @@ def write_partition(lake: Any, source: str, table: str, month: int, staging: Pat
         partition.commit(manifest)
 
 
-def _client(pipelines: Path, ttl: float) -> tuple[Any, Any]:
+def _client(pipelines: Path, ttl: float, warm: bool = False) -> tuple[Any, Any]:
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
@@ -130,26 +133,48 @@ def _client(pipelines: Path, ttl: float) -> tuple[Any, Any]:
     from tributary.lake_view.reader import LakeReader
 
     create_auth_manager()  # the configured one (SimpleAuthManager); an admin reads every DAG
-    reader = LakeReader(pipelines, ttl=ttl)
-    app = create_app(reader)
+    skip = [0.0]  # seconds the reader's clock is ahead (``refresh`` makes every table due)
+    reader = LakeReader(pipelines, ttl=ttl, idle=ttl, clock=lambda: time.monotonic() + skip[0])
+    reader.skip = skip  # type: ignore[attr-defined]
+    app = create_app(reader, warm=warm)
     app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="bench", role="admin")
     return TestClient(app), reader
 
 
 def measure(pipelines: Path, rounds: int) -> dict[str, list[float]]:
-    """Seconds per overview request, ``cold`` (a new reader each time) and ``warm`` (cached):
-    wall-clock, and CPU (``-cpu``: the process's, which a busy machine inflates less)."""
-    times: dict[str, list[float]] = {k: [] for k in ("cold", "warm", "cold-cpu", "warm-cpu")}
+    """Seconds per overview request, ``cold`` (a new reader each time), ``warm`` (cached) and
+    ``started`` (after the background read of a started reader), and ``refresh`` (a round of
+    its refresh-ahead, every table due, nothing changed): wall-clock, and CPU (``-cpu``: the
+    process's, which a busy machine inflates less)."""
+    kinds = ("cold", "warm", "started", "refresh")
+    times: dict[str, list[float]] = {f"{k}{cpu}": [] for cpu in ("", "-cpu") for k in kinds}
     for _ in range(rounds):
         client, reader = _client(pipelines, ttl=3600)
         for kind in ("cold", "warm"):
-            started, cpu = time.perf_counter(), time.process_time()
-            response = client.get("/")
-            times[kind].append(time.perf_counter() - started)
-            times[f"{kind}-cpu"].append(time.process_time() - cpu)
-            assert response.status_code == 200, response.text[:500]
-        print(f"  read {reader.reads} partitions, page {len(response.content) / 1e6:.1f} MB")
+            _request(client, kind, times)
+        print(f"  read {reader.reads} partitions, page {len(_request(client, '', {})) / 1e6:.1f} MB")
+        client, reader = _client(pipelines, ttl=3600, warm=True)
+        started = time.perf_counter()
+        assert reader.warmed.wait(600), "the background read did not finish"
+        print(f"  started: the background read took {time.perf_counter() - started:.2f}s")
+        _request(client, "started", times)
+        reader.stop()
+        reader.skip[0] += 3600 * 0.75  # every table read over half the cache's lifetime ago
+        started, cpu = time.perf_counter(), time.process_time()
+        reader.refresh_ahead()  # a round of the background thread, nothing changed in the lake
+        times["refresh"].append(time.perf_counter() - started)
+        times["refresh-cpu"].append(time.process_time() - cpu)
     return times
+
+
+def _request(client: Any, kind: str, times: dict[str, list[float]]) -> bytes:
+    started, cpu = time.perf_counter(), time.process_time()
+    response = client.get("/")
+    if kind:
+        times[kind].append(time.perf_counter() - started)
+        times[f"{kind}-cpu"].append(time.process_time() - cpu)
+    assert response.status_code == 200, response.text[:500]
+    return bytes(response.content)
 
 
 def main(argv: list[str] | None = None) -> int:

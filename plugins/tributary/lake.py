@@ -254,8 +254,7 @@ class Partition:
         except FileNotFoundError:
             return None
         manifest = self.read_manifest()
-        committed_batch = _batch_of(marker)
-        if committed_batch and committed_batch != manifest.batch_id:
+        if (committed_batch := marker_batch(marker)) and committed_batch != manifest.batch_id:
             raise IncompletePartitionError(
                 f"{self.location}: {SUCCESS} is of batch {committed_batch}, the manifest of batch "
                 f"{manifest.batch_id}; another run is rewriting the partition"
@@ -273,7 +272,7 @@ class Partition:
         marker, text = request(self._under(root)) if root is not None else self._run(what, request)
         manifest = Manifest.from_json(text) if text is not None else None
         problems = [f"{SUCCESS} without {MANIFEST}"] if marker is not None and manifest is None else []
-        if manifest is not None and (batch := _batch_of(marker or "")) and batch != manifest.batch_id:
+        if manifest is not None and (batch := marker_batch(marker or "")) and batch != manifest.batch_id:
             problems.append(f"{SUCCESS} is of batch {batch}, the manifest of batch {manifest.batch_id}")
         return marker is not None, manifest, problems
 
@@ -409,7 +408,7 @@ def _sizes(path: Any) -> dict[str, int]:
     return {child.name: object_size(child) for child in children}
 
 
-def _batch_of(marker: str) -> str | None:
+def marker_batch(marker: str) -> str | None:
     try:
         body = json.loads(marker) if marker.strip() else {}
     except ValueError:
@@ -491,6 +490,7 @@ __all__ = [
     "PartitionState",
     "check_under",
     "list_partitions",
+    "marker_batch",
     "parse_partition",
     "partition_states",
     "path_segment",

@@ -87,9 +87,8 @@ def _period(window: Window, schedule: Schedule) -> str:
 
 
 def _batch_period(status: PartitionStatus, schedule: Schedule) -> str | None:
-    manifest = status.manifest
-    if schedule is Schedule.daily and manifest is not None and manifest.window_start is not None:
-        return manifest.window_start.strftime("%Y-%m-%d")
+    if schedule is Schedule.daily and (start := status.window_start) is not None:
+        return start.strftime("%Y-%m-%d")
     return status.window_month
 
 

@@ -48,34 +48,63 @@ class PartitionStatus:
     problems: list[str] = field(default_factory=list)
     # the manifest read (None when there is none): the Lake view shows the rest of it
     manifest: Manifest | None = field(default=None, repr=False, compare=False)
+    # or, read fast (the Lake view's overview), what the overview needs of it and its text
+    brief: ManifestBrief | None = field(default=None, repr=False, compare=False)
+
+    def full(self) -> Manifest | None:
+        """The manifest, validated from the brief's text on first use (pydantic's errors then)."""
+        if self.manifest is None and self.brief is not None:
+            object.__setattr__(self, "manifest", Manifest.from_json(self.brief.text))
+        return self.manifest
 
     @property
     def bytes(self) -> int | None:
+        if self.brief is not None:
+            return self.brief.bytes
         return sum(f.bytes for f in self.manifest.files) if self.manifest else None
 
     @property
     def dag_id(self) -> str | None:
+        if self.brief is not None:
+            return self.brief.dag_id
         return self.manifest.dag_id if self.manifest else None
 
     @property
+    def window_start(self) -> dt.datetime | None:
+        if self.brief is not None:
+            return self.brief.window_start
+        return self.manifest.window_start if self.manifest else None
+
+    @property
     def checks(self) -> list[CheckResult]:
-        return list(self.manifest.checks) if self.manifest else []
+        return list(manifest.checks) if (manifest := self.full()) else []
 
     @property
     def schema_changes(self) -> list[str]:
-        return list(self.manifest.schema_changes) if self.manifest else []
+        return list(manifest.schema_changes) if (manifest := self.full()) else []
 
     @property
     def rejected_files(self) -> list[RejectedFile]:
-        return list(self.manifest.rejected_files) if self.manifest else []
+        return list(manifest.rejected_files) if (manifest := self.full()) else []
 
     @property
     def window_month(self) -> str | None:
         """``YYYY-MM`` of the run's window (a batch partition: the month its run replicated),
         else of the partition's value."""
-        if self.manifest is not None and self.manifest.window_start is not None:
-            return self.manifest.window_start.strftime("%Y-%m")
+        if (start := self.window_start) is not None:
+            return start.strftime("%Y-%m")
         return month_of(self.partition.split("=", 1)[-1])
+
+
+@dataclass(frozen=True)
+class ManifestBrief:
+    """What the Lake view's overview shows of a manifest, read without validating all of it; the
+    whole manifest is validated from ``text`` when a page shows more (:meth:`PartitionStatus.full`)."""
+
+    text: bytes
+    bytes: int
+    dag_id: str | None
+    window_start: dt.datetime | None
 
 
 def month_of(value: str) -> str | None:
@@ -92,18 +121,25 @@ def _position(manifest: Manifest) -> str | None:
 
 def _state(committed: bool, manifest: Manifest) -> tuple[str, list[str]]:
     failed = [f"{c.check}: {c.detail}" for c in manifest.checks if not c.passed]
-    parity = (
-        manifest.source_query_rows is not None
-        and manifest.source_query_rows != manifest.rows
-        and manifest.mode != "watermark"  # a live table: verify logs the difference, it does not fail
+    return commit_state(
+        committed, failed, manifest.mode, manifest.rows, manifest.source_query_rows, manifest.verified_at
     )
+
+
+def commit_state(
+    committed: bool, failed: list[str], mode: str, rows: int, source_rows: int | None, verified: Any
+) -> tuple[str, list[str]]:
+    """The state of a partition with a manifest, and its problems, from ``_SUCCESS`` there? and
+    the manifest's failed checks (``check: detail``), mode, rows, source rows and verification."""
+    # a live table (watermark): verify logs a difference of rows, it does not fail
+    parity = source_rows is not None and source_rows != rows and mode != "watermark"
     if committed:
         return (COMMITTED_FAILED_CHECKS, failed) if failed else (COMMITTED, [])
     if failed:
         return FAILED_CHECKS, failed
     if parity:
-        return FAILED_PARITY, [f"the source has {manifest.source_query_rows} rows, the lake {manifest.rows}"]
-    return (NOT_VERIFIED if manifest.verified_at is None else NOT_COMMITTED), []
+        return FAILED_PARITY, [f"the source has {source_rows} rows, the lake {rows}"]
+    return (NOT_VERIFIED if verified is None else NOT_COMMITTED), []
 
 
 def partition_status(partition: Partition, *, check_files: bool = True, root: Any = None) -> PartitionStatus:
@@ -210,7 +246,9 @@ __all__ = [
     "NOT_COMMITTED",
     "NOT_VERIFIED",
     "NO_MANIFEST",
+    "ManifestBrief",
     "PartitionStatus",
+    "commit_state",
     "in_parallel",
     "month_of",
     "partition_status",

@@ -149,7 +149,7 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
+    def from_json(cls, text: str | bytes) -> Manifest:
         return cls.model_validate_json(text)
 
 

@@ -73,14 +73,14 @@ def auth(airflow_db: Path) -> Iterator[Any]:
         patch.undo()
 
 
-def _client(auth: Any, pipelines: Path, user: str | None, **reader: Any) -> Any:
+def _client(auth: Any, pipelines: Path, user: str | None, warm: bool = False, **reader: Any) -> Any:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
     from tributary.lake_view.app import create_app
     from tributary.lake_view.reader import LakeReader
 
-    client = TestClient(create_app(LakeReader(pipelines, **reader)), follow_redirects=False)
+    client = TestClient(create_app(LakeReader(pipelines, **reader), warm=warm), follow_redirects=False)
     if user is not None:
         client.cookies.set("_token", auth.generate_jwt(SimpleAuthManagerUser(username=user, role="viewer")))
     return client
@@ -159,10 +159,17 @@ def test_hostile_names_are_shown_as_text(lake: Path, auth: Any) -> None:
     assert cells(table.text, HOSTILE) == {"2021-01": "committed", "2021-02": "missing"}
 
 
+def _copy(lake: Path, folder: Path) -> Path:
+    """A copy of the lake and its configs in ``folder`` (a test that changes the lake), its
+    pipelines folder returned."""
+    shutil.copytree(lake, folder, dirs_exist_ok=True)
+    for config in (folder / "pipelines").glob("*.yaml"):
+        config.write_text(config.read_text().replace((lake / "lake").as_uri(), (folder / "lake").as_uri()))
+    return folder / "pipelines"
+
+
 def test_what_was_read_is_kept_for_the_cache_lifetime(lake: Path, auth: Any, tmp_path: Path) -> None:
-    shutil.copytree(lake, tmp_path, dirs_exist_ok=True)
-    for config in (tmp_path / "pipelines").glob("*.yaml"):
-        config.write_text(config.read_text().replace((lake / "lake").as_uri(), (tmp_path / "lake").as_uri()))
+    _copy(lake, tmp_path)
     now = [1000.0]
     client = _client(auth, tmp_path / "pipelines", "bob", ttl=30, clock=lambda: now[0])
     reader = client.app.state.reader
@@ -174,7 +181,7 @@ def test_what_was_read_is_kept_for_the_cache_lifetime(lake: Path, auth: Any, tmp
     assert reader.reads == read
     now[0] += 2
     assert cells(client.get("/").text, "sales", "pos")["2025-01"] == "not-committed"
-    assert reader.reads == 2 * read
+    assert reader.reads == read + 1  # only the partition whose files changed is read again
 
 
 def test_a_generated_lake_renders_the_cell_of_every_partition(tmp_path: Path, auth: Any) -> None:
@@ -193,3 +200,52 @@ def test_a_generated_lake_renders_the_cell_of_every_partition(tmp_path: Path, au
 def test_a_dag_that_is_not_a_replication_dag(lake: Path, auth: Any) -> None:
     response = _client(auth, lake / "pipelines", "bob").get("/dags/dbt_setup")
     assert response.status_code == 404 and "not a Tributary replication DAG" in response.text
+
+
+def test_the_lake_is_read_before_the_first_page_and_again_ahead_of_expiry(
+    lake: Path, auth: Any, tmp_path: Path
+) -> None:
+    pipelines = _copy(lake, tmp_path)
+    partitions = sum(1 for _ in (tmp_path / "lake").glob("*/*/*=*"))
+    now = [1000.0]
+    client = _client(auth, pipelines, "bob", warm=True, ttl=30, idle=600, clock=lambda: now[0])
+    reader = client.app.state.reader
+    try:
+        page = client.get("/")  # while the warm-up reads, or after: the page waits, nothing is read twice
+        assert reader.warmed.wait(60)
+        assert reader.reads == partitions  # every partition read once, by the warm-up
+        assert cells(page.text, "sales", "pos")["2025-01"] == "committed"
+        Partition(tmp_path / "lake", "pos", "sales", "month", "2025-01").begin()  # a re-run starts
+        now[0] += 14
+        reader.refresh_ahead()  # what the background thread does each ttl/4: nothing is due yet
+        assert reader.reads == partitions
+        now[0] += 2
+        reader.refresh_ahead()  # read over half the lifetime ago: read again (the changed), ahead of the page
+        assert reader.reads == partitions + 1
+        now[0] += 20  # past the first read's expiry: the page finds the second read, reads nothing
+        assert cells(client.get("/").text, "sales", "pos")["2025-01"] == "not-committed"
+        assert reader.reads == partitions + 1
+        now[0] += 601  # no page asked for in `idle` seconds: the lake is left alone
+        Partition(tmp_path / "lake", "pos", "sales", "month", "2025-03").begin()
+        reader.refresh_ahead()
+        assert reader.reads == partitions + 1
+    finally:
+        reader.stop()
+
+
+def test_a_partition_the_fast_read_cannot_summarize_is_read_as_before(
+    lake: Path, auth: Any, tmp_path: Path
+) -> None:
+    pipelines = _copy(lake, tmp_path)
+    manifest = tmp_path / "lake/pos/sales/month=2025-01/_manifest.json"
+    body = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**body, "rows": "many"}))  # not what Tributary writes
+    march = tmp_path / "lake/pos/sales/month=2025-03/_manifest.json"
+    march.write_text(json.dumps({**json.loads(march.read_text()), "surprise": "<i>"}))  # an unknown key
+    client = _client(auth, pipelines, "bob")
+    overview = cells(client.get("/").text, "sales", "pos")
+    assert overview["2025-01"] == "failed"  # unreadable
+    assert overview["2025-03"] == "committed"  # what the overview reads of it is sound
+    page = client.get("/table", params={"source": "pos", "table": "sales"})
+    assert page.status_code == 200 and page.text.count('data-state="unreadable"') == 2
+    assert "rows\n  Input should be a valid integer" in page.text and "surprise\n  Extra inputs" in page.text

@@ -57,11 +57,13 @@ def _environment() -> Environment:
 
 
 def default_reader() -> LakeReader:
-    """The reader of the API server: its cache's lifetime and the threads of an object-store read
-    come from Airflow's configuration (``[tributary]``, or ``AIRFLOW__TRIBUTARY__...``)."""
+    """The reader of the API server: its cache's lifetime, the threads of an object-store read and
+    how long it reads ahead with no page asked for come from Airflow's configuration
+    (``[tributary]``, or ``AIRFLOW__TRIBUTARY__...``)."""
     ttl = conf.getfloat("tributary", "lake_view_cache_seconds", fallback=30.0)
     workers = conf.getint("tributary", "lake_view_workers", fallback=16)
-    return LakeReader(ttl=ttl, workers=workers)
+    idle = conf.getfloat("tributary", "lake_view_idle_seconds", fallback=600.0)
+    return LakeReader(ttl=ttl, workers=workers, idle=idle)
 
 
 def readable(user: Any, configs: list[PipelineConfig]) -> list[PipelineConfig]:
@@ -157,11 +159,15 @@ def partition_page(
     return page(request, "partition.html", config=config, table=found, status=status)
 
 
-def create_app(reader: LakeReader | None = None) -> FastAPI:
+def create_app(reader: LakeReader | None = None, *, warm: bool | None = None) -> FastAPI:
     """The app, over ``reader`` (by default: the pipeline configs of ``$TRIBUTARY_PIPELINES_DIR``
-    and the cache settings of Airflow's configuration)."""
+    and the cache settings of Airflow's configuration). With ``warm`` (by default, for the
+    default reader) the reader reads the lake on a background thread from now on and keeps it
+    read ahead of the cache's expiry (:meth:`LakeReader.start`)."""
     app = FastAPI(title="Tributary Lake view", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.reader = reader or default_reader()
+    if warm if warm is not None else reader is None:
+        app.state.reader.start()
     app.state.templates = _environment()
     app.add_exception_handler(HTTPException, signed_out)
     app.add_exception_handler(Forbidden, forbidden)
