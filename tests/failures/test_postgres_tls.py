@@ -34,7 +34,7 @@ APP_PASSWORD = "Tls-app-s3cret-Pw"
 OTHER_PASSWORD = "Tls-other-s3cret-Pw"
 SSL_PASSWORD = "Tls-key-passphrase-9"
 SALES = TableConfig(name="sales", mode="full")
-# an interval column: DuckDB's scanner cannot read it exactly, so psycopg through the hook does
+# a time column: DuckDB's scanner cannot read it exactly (24:00:00), so psycopg through the hook does
 SPANS = TableConfig(name="spans", mode="full")
 
 # only the tests' own psql may connect without TLS; everyone else over TLS, certuser by certificate
@@ -85,8 +85,8 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster
             "CREATE TABLE sales (id int PRIMARY KEY, sold_at timestamp NOT NULL, amount numeric(10,2));"
             "INSERT INTO sales SELECT g, timestamp '2025-01-01' + g * interval '1 hour', g "
             "FROM generate_series(1, 500) g;"
-            "CREATE TABLE spans (id int PRIMARY KEY, span interval);"
-            "INSERT INTO spans SELECT g, g * interval '1 minute' FROM generate_series(1, 20) g;"
+            "CREATE TABLE spans (id int PRIMARY KEY, span time);"
+            "INSERT INTO spans SELECT g, time '00:00' + g * interval '1 minute' FROM generate_series(1, 20) g;"
             "GRANT SELECT ON sales, spans TO app, certuser;",
             database="shop",
         )
