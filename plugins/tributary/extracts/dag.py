@@ -27,7 +27,7 @@ from tributary.extracts.config import Extract
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
 from tributary.extracts.loader import load_extracts
 from tributary.extracts.run import FAILED, Outcome, run_extract
-from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_settings
+from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_queue, warehouse_settings
 from tributary.timetable import CRON, WindowTimetable
 from tributary.windows import Window
 
@@ -234,6 +234,10 @@ def build_extracts_dag(
     :param warehouse_conn_id: the DuckDB warehouse (the default source, and the history's home)
     """
     definitions = [e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)]
+    # the mapped extract task has one queue for all its instances: the warehouse's, when any
+    # extract reads the warehouse file (which is on that queue's worker only)
+    reads_warehouse = any(e.config.source.conn_id == warehouse_conn_id for e in extracts)
+    extract_queue = {"queue": warehouse_queue()} if reads_warehouse else {}
     with DAG(
         dag_id=dag_id,
         schedule=WindowTimetable(CRON["@daily"], timezone="UTC"),
@@ -258,6 +262,7 @@ def build_extracts_dag(
             retry_exponential_backoff=2.0,
             max_retry_delay=dt.timedelta(minutes=30),
             max_active_tis_per_dagrun=max_parallel,
+            **extract_queue,
         )
         def run_one(extract: dict[str, Any]) -> dict[str, Any]:
             return execute_extract(extract)
@@ -266,6 +271,7 @@ def build_extracts_dag(
             task_id="summary",
             trigger_rule="all_done",
             pool=POOL,  # the history is a write to the DuckDB file: one writer, as the dbt tasks
+            queue=warehouse_queue(),
             retries=retries,
             retry_delay=dt.timedelta(minutes=1),
         )
