@@ -217,6 +217,13 @@ def _params(extracts: list[Extract]) -> dict[str, Param]:
     }
 
 
+def _queue_of(extracts: list[Extract], warehouse_conn_id: str) -> dict[str, str]:
+    """The queue of the mapped extract task, one for all its instances: the warehouse's when any
+    extract reads the warehouse file (on that queue's worker only), else Airflow's default."""
+    reads_warehouse = any(e.config.source.conn_id == warehouse_conn_id for e in extracts)
+    return {"queue": warehouse_queue()} if reads_warehouse else {}
+
+
 def build_extracts_dag(
     extracts: list[Extract],
     *,
@@ -233,11 +240,6 @@ def build_extracts_dag(
     :param max_parallel: extracts running at once in one run
     :param warehouse_conn_id: the DuckDB warehouse (the default source, and the history's home)
     """
-    definitions = [e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)]
-    # the mapped extract task has one queue for all its instances: the warehouse's, when any
-    # extract reads the warehouse file (which is on that queue's worker only)
-    reads_warehouse = any(e.config.source.conn_id == warehouse_conn_id for e in extracts)
-    extract_queue = {"queue": warehouse_queue()} if reads_warehouse else {}
     with DAG(
         dag_id=dag_id,
         schedule=WindowTimetable(CRON["@daily"], timezone="UTC"),
@@ -262,7 +264,7 @@ def build_extracts_dag(
             retry_exponential_backoff=2.0,
             max_retry_delay=dt.timedelta(minutes=30),
             max_active_tis_per_dagrun=max_parallel,
-            **extract_queue,
+            **_queue_of(extracts, warehouse_conn_id),
         )
         def run_one(extract: dict[str, Any]) -> dict[str, Any]:
             return execute_extract(extract)
@@ -278,7 +280,7 @@ def build_extracts_dag(
         def summary() -> dict[str, Any]:
             return summarize(warehouse_conn_id)
 
-        listed = list_extracts(definitions)
+        listed = list_extracts([e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)])
         ran = run_one.expand(extract=listed)
         listed >> ran >> summary()
     return dag
