@@ -217,7 +217,7 @@ def _params(extracts: list[Extract]) -> dict[str, Param]:
     }
 
 
-def _queue_of(extracts: list[Extract], warehouse_conn_id: str) -> dict[str, str]:
+def _queue_of(extracts: list[Extract], warehouse_conn_id: str) -> dict[str, Any]:
     """The queue of the mapped extract task, one for all its instances: the warehouse's when any
     extract reads the warehouse file (on that queue's worker only), else Airflow's default."""
     reads_warehouse = any(e.config.source.conn_id == warehouse_conn_id for e in extracts)
