@@ -102,6 +102,8 @@ def celery_config(broker_url: str, *, parallelism: int) -> dict[str, str]:
         "core.parallelism": str(parallelism),
         "celery.broker_url": broker_url,
         "celery.sync_parallelism": "1",
+        # the triggerer's log server on a port of its own: another local Airflow may hold 8794
+        "logging.trigger_log_server_port": str(free_port()),
     }
 
 
