@@ -386,7 +386,7 @@ def running(home: Path, **kwargs: Any) -> Iterator[LocalAirflow]:
 # --- the command -------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--home",
@@ -395,7 +395,26 @@ def main(argv: list[str] | None = None) -> int:
         help="the Airflow home (default .airflow/local, or $TRIBUTARY_AIRFLOW_HOME)",
     )
     parser.add_argument("--port", type=int, default=None, help="the API server's port (default: a free one)")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="celery: a Redis broker and --workers Celery workers too (scripts/local_celery.py)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
+    return parser.parse_args(argv)
+
+
+def _start(args: argparse.Namespace, home: Path, settings: Settings) -> LocalAirflow:
+    if args.executor == "celery":
+        from scripts.local_celery import default_workers, start_celery
+
+        return start_celery(home, workers=default_workers(args.workers), settings=settings, port=args.port)
+    return start(home, settings=settings, port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     home = args.home.resolve()
 
     def stop_requested(_signum: int, _frame: Any) -> None:
@@ -405,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = read_settings()
     ensure_demo_source(settings)
     try:
-        stack = start(home, settings=settings, port=args.port)
+        stack = _start(args, home, settings)
     except KeyboardInterrupt:
         print("== stopped while starting", flush=True)
         return 0

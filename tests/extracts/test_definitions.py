@@ -327,6 +327,9 @@ def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflo
     assert dag.task_ids == ["list_extracts", "run_extract", "summary"]
     assert dag.get_task("summary").trigger_rule == "all_done"
     assert dag.get_task("summary").pool == "dbt_duckdb"
+    # the history and the examples' warehouse extracts open the file: its worker's queue
+    assert dag.get_task("summary").queue == dag.get_task("run_extract").queue == "warehouse"
+    assert dag.get_task("list_extracts").queue == "default"
     assert set(dag.params) == {"execution_group", "extracts"}
 
     _file(
@@ -339,3 +342,22 @@ def test_the_extracts_dag_loads_in_airflows_dagbag(tmp_path, monkeypatch, airflo
     assert "extracts" in broken.dags, "a broken file does not hide the DAG"
     (error,) = broken.import_errors.values()
     assert "x.yaml, line 3, key extracts[0].source.name: object_type 'table' needs name" in error
+
+
+def test_extracts_of_other_databases_run_on_any_worker(tmp_path, monkeypatch) -> None:
+    """Only the warehouse's extracts need its worker: with none, the mapped task keeps the default
+    queue, while the history (a write to the warehouse) stays on the warehouse's queue."""
+    from tributary.extracts.dag import build_extracts_dag
+    from tributary.hooks.warehouse import WAREHOUSE_QUEUE_ENV
+
+    _file(
+        tmp_path,
+        "extracts:\n  - name: a\n    source: {conn_id: crm_pg, object_type: table, name: t}\n"
+        "    file: {format: csv}\n    target: {url: o}\n",
+    )
+    extracts, errors = load_extracts(tmp_path)
+    assert errors == []
+    monkeypatch.setenv(WAREHOUSE_QUEUE_ENV, "duckdb-host")
+    dag = build_extracts_dag(extracts)
+    assert dag.get_task("run_extract").queue == "default"
+    assert dag.get_task("summary").queue == "duckdb-host"

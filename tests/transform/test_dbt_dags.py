@@ -15,7 +15,7 @@ from airflow.sdk import DAG, AssetAll
 
 from tributary.config import PIPELINES_DIR_ENV, PROJECT_ROOT, load_config
 from tributary.dag_support import bronze_asset
-from tributary.hooks.warehouse import POOL
+from tributary.hooks.warehouse import POOL, WAREHOUSE_QUEUE_ENV
 from tributary.transform.factory import DbtManifestMissingError, build_dbt_dags
 from tributary.transform.project import MANIFEST_ENV
 
@@ -86,9 +86,23 @@ def test_every_dbt_task_is_in_the_one_slot_pool_and_runs_dbt_in_process(
     assert len(dbt_tasks) == len(dags[dag_id].tasks) - 1  # all but the report
     for task in dbt_tasks:
         assert task.pool == POOL, task.task_id
+        assert task.queue == "warehouse", task.task_id  # the one worker that has the file
         assert task.invocation_mode is InvocationMode.DBT_RUNNER, task.task_id
         assert task.vars == {"tributary_lakes": {"pos": f"{(PROJECT_ROOT / 'data' / 'lake').as_uri()}"}}
         assert task.profile_config.profile_mapping.conn_id == "tributary_warehouse"
+
+
+def test_the_warehouse_queue_is_configurable_and_survives_serialization(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    monkeypatch.setenv(WAREHOUSE_QUEUE_ENV, "duckdb-host-1")
+    dag = build_dbt_dags(POS_CONFIG.parent)["dbt_setup"]
+    restored = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
+    queues = {t.task_id: t.queue for t in restored.tasks}
+    assert queues.pop("report") == "default"  # reads XCom and the manifest, not the warehouse
+    assert set(queues.values()) == {"duckdb-host-1"}, queues
 
 
 def test_both_dags_are_rendered_from_the_manifest(dags: dict[str, DAG]) -> None:

@@ -27,7 +27,7 @@ from tributary.extracts.config import Extract
 from tributary.extracts.history import HISTORY, history_rows, summary_text, write_history
 from tributary.extracts.loader import load_extracts
 from tributary.extracts.run import FAILED, Outcome, run_extract
-from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_settings
+from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_queue, warehouse_settings
 from tributary.timetable import CRON, WindowTimetable
 from tributary.windows import Window
 
@@ -217,6 +217,13 @@ def _params(extracts: list[Extract]) -> dict[str, Param]:
     }
 
 
+def _queue_of(extracts: list[Extract], warehouse_conn_id: str) -> dict[str, Any]:
+    """The queue of the mapped extract task, one for all its instances: the warehouse's when any
+    extract reads the warehouse file (on that queue's worker only), else Airflow's default."""
+    reads_warehouse = any(e.config.source.conn_id == warehouse_conn_id for e in extracts)
+    return {"queue": warehouse_queue()} if reads_warehouse else {}
+
+
 def build_extracts_dag(
     extracts: list[Extract],
     *,
@@ -233,7 +240,6 @@ def build_extracts_dag(
     :param max_parallel: extracts running at once in one run
     :param warehouse_conn_id: the DuckDB warehouse (the default source, and the history's home)
     """
-    definitions = [e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)]
     with DAG(
         dag_id=dag_id,
         schedule=WindowTimetable(CRON["@daily"], timezone="UTC"),
@@ -258,6 +264,7 @@ def build_extracts_dag(
             retry_exponential_backoff=2.0,
             max_retry_delay=dt.timedelta(minutes=30),
             max_active_tis_per_dagrun=max_parallel,
+            **_queue_of(extracts, warehouse_conn_id),
         )
         def run_one(extract: dict[str, Any]) -> dict[str, Any]:
             return execute_extract(extract)
@@ -266,13 +273,14 @@ def build_extracts_dag(
             task_id="summary",
             trigger_rule="all_done",
             pool=POOL,  # the history is a write to the DuckDB file: one writer, as the dbt tasks
+            queue=warehouse_queue(),
             retries=retries,
             retry_delay=dt.timedelta(minutes=1),
         )
         def summary() -> dict[str, Any]:
             return summarize(warehouse_conn_id)
 
-        listed = list_extracts(definitions)
+        listed = list_extracts([e.to_xcom() for e in sorted(extracts, key=lambda e: e.name)])
         ran = run_one.expand(extract=listed)
         listed >> ran >> summary()
     return dag

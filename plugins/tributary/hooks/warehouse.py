@@ -18,6 +18,7 @@ No Airflow at import: the DAG factories and the extract config read the constant
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ POOL = "dbt_duckdb"
 """DuckDB has one writer: every dbt task takes the one slot of this pool."""
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
 """How long an extract waits for the warehouse's lock, unless the connection's extra says."""
+WAREHOUSE_QUEUE_ENV = "TRIBUTARY_WAREHOUSE_QUEUE"
+"""The environment variable that names the warehouse's queue (read where DAGs are parsed)."""
+DEFAULT_WAREHOUSE_QUEUE = "warehouse"
+
+
+def warehouse_queue() -> str:
+    """The Airflow queue of every task that opens the warehouse file (the dbt tasks, the extracts
+    that read it, the extract history): ``$TRIBUTARY_WAREHOUSE_QUEUE``, default ``warehouse``.
+
+    The file lives on one machine, so under the CeleryExecutor exactly one worker serves this
+    queue (``airflow celery worker --queues default,warehouse``). The LocalExecutor ignores queues.
+    """
+    return os.environ.get(WAREHOUSE_QUEUE_ENV, "").strip() or DEFAULT_WAREHOUSE_QUEUE
 
 
 def warehouse_path(host: str | None) -> Path:

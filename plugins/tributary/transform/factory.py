@@ -22,7 +22,7 @@ from airflow.sdk import DAG, Asset, AssetAll, AssetAny, TaskGroup, chain
 from tributary.config import PipelineConfig, load_all
 from tributary.dag_support import bronze_asset
 from tributary.errors import ConfigError
-from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID
+from tributary.hooks.warehouse import POOL, WAREHOUSE_CONN_ID, warehouse_queue
 from tributary.transform.callbacks import keep_run_results
 from tributary.transform.profile import PrivateProfileConfig, TributaryDuckDBProfileMapping
 from tributary.transform.project import (
@@ -76,9 +76,11 @@ class _Cosmos:
         )
         self.invocation = InvocationMode.DBT_RUNNER
         self.execution = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=self.invocation)
-        # every dbt task: one slot of the DuckDB pool, and its run results kept for the report
+        # every dbt task: one slot of the DuckDB pool, on the queue of the one worker that has the
+        # warehouse file, and its run results kept for the report
         self.operator_args: dict[str, Any] = {
             "pool": POOL,
+            "queue": warehouse_queue(),
             "callback": keep_run_results,
             "callback_args": {"warehouse_conn_id": conn_id},
         }
