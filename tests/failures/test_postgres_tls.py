@@ -86,7 +86,8 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster
             "INSERT INTO sales SELECT g, timestamp '2025-01-01' + g * interval '1 hour', g "
             "FROM generate_series(1, 500) g;"
             "CREATE TABLE spans (id int PRIMARY KEY, span time);"
-            "INSERT INTO spans SELECT g, time '00:00' + g * interval '1 minute' FROM generate_series(1, 20) g;"
+            "INSERT INTO spans SELECT g, time '00:00' + g * interval '1 minute' "
+            "FROM generate_series(1, 20) g;"
             "GRANT SELECT ON sales, spans TO app, certuser;",
             database="shop",
         )
